@@ -18,9 +18,10 @@ describe("jwt mode with a shared secret", () => {
   const good = { sub: "u1", iss: "https://idp.example", aud: "bunsen" };
 
   test("accepts a valid HS256 token and maps it to an identity", async () => {
-    const token = await hs256({ ...good, tenant_id: "t1", name: "Ada", picture: "https://img/a.png", roles: ["admin", 7], exp: nowS() + 60 });
+    const exp = nowS() + 60;
+    const token = await hs256({ ...good, tenant_id: "t1", name: "Ada", picture: "https://img/a.png", roles: ["admin", 7], exp });
     expect(await (await verifier).identify(token)).toEqual({
-      id: "u1", tenantId: "t1", name: "Ada", avatar: "https://img/a.png", roles: ["admin"], exp: nowS() + 60,
+      id: "u1", tenantId: "t1", name: "Ada", avatar: "https://img/a.png", roles: ["admin"], exp,
     });
   });
 
