@@ -1,0 +1,237 @@
+// Engine.IO server on Bun.serve: request routing (handshake, long-polling, WebSocket upgrade),
+// CORS, and the Bun websocket handlers. Knows nothing about namespaces or events.
+// Spec: engine.io-protocol v4 "Handshake", "Upgrade"; errors as engine.io lib/server.ts answers them.
+import type { Server as BunServer, ServerWebSocket, WebSocketHandler } from "bun";
+import { checkQuery, ENGINE_ERRORS, errorBody, errorStatus, type EngineError, type TransportName } from "./handshake.ts";
+import { decodeFrame, decodePayload, type Protocol } from "./packets.ts";
+import { Session, type SessionRequest, type WsData } from "./session.ts";
+import { log } from "../log.ts";
+
+export interface CorsOptions {
+  /** Allowed origins: `"*"`/`true` for any, or a list. Requests without an Origin header are always allowed. */
+  origin: "*" | boolean | string | string[];
+  /** @default false */
+  credentials?: boolean;
+}
+
+export interface EngineOptions {
+  path: string;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  maxHttpBufferSize: number;
+  transports: readonly TransportName[];
+  allowUpgrades: boolean;
+  allowEIO3: boolean;
+  cors: CorsOptions | null;
+  perMessageDeflate: false | { threshold: number };
+  /** Checked before a session is created; return an error to refuse the handshake. */
+  allowRequest?: (req: Request, address: string) => EngineError | undefined;
+  volatileDropBytes: number;
+}
+
+const TEXT_HEADERS = { "Content-Type": "text/plain; charset=UTF-8" };
+
+export class Engine {
+  readonly sessions = new Map<string, Session>();
+  readonly options: EngineOptions;
+  /** Called once per new session, before its first packet is read. */
+  onSession: (session: Session) => void = () => {};
+  #bunServer: BunServer<WsData> | null = null;
+  #allowedOrigins: Set<string> | null;
+  #upgrades: readonly string[];
+
+  constructor(options: EngineOptions) {
+    this.options = options;
+    const origin = options.cors?.origin;
+    this.#allowedOrigins = origin === undefined || origin === "*" || origin === true ? null
+      : origin === false ? new Set() : new Set(Array.isArray(origin) ? origin : [origin]);
+    this.#upgrades = options.allowUpgrades && options.transports.includes("websocket") ? ["websocket"] : [];
+  }
+
+  /** The Bun server, known from the first request on (every connection starts with one). */
+  get bunServer(): BunServer<WsData> | null {
+    return this.#bunServer;
+  }
+
+  /** Handles a request: null when it is not under `path`, undefined once upgraded to a WebSocket. */
+  handleRequest(req: Request, server: BunServer<WsData>): Response | Promise<Response> | undefined | null {
+    this.#bunServer ??= server;
+    const url = new URL(req.url);
+    if (!url.pathname.startsWith(this.options.path)) return null;
+    const origin = req.headers.get("origin");
+    if (origin !== null && this.#allowedOrigins !== null && !this.#allowedOrigins.has(origin)) {
+      return this.#error(req, { code: ENGINE_ERRORS.FORBIDDEN, context: { origin } });
+    }
+    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: this.#corsHeaders(req, true) });
+    const query = checkQuery(url, this.options.allowEIO3, this.options.transports);
+    if ("code" in query) return this.#error(req, query);
+    const isUpgrade = req.headers.get("upgrade")?.toLowerCase() === "websocket";
+
+    if (query.sid === null) {
+      const address = server.requestIP(req)?.address ?? "";
+      const refusal = this.options.allowRequest?.(req, address);
+      if (refusal !== undefined) return this.#error(req, refusal);
+      // Flutter's socket_io_client opens a WebSocket even when its URL says transport=polling
+      // (research §3): a WebSocket handshake without sid is accepted whatever `transport` says.
+      if (isUpgrade) {
+        if (!this.options.transports.includes("websocket")) return this.#error(req, { code: ENGINE_ERRORS.UNKNOWN_TRANSPORT });
+        const session = this.#createSession(req, url, address, query.protocol, "websocket");
+        if (server.upgrade(req, { data: { session, isProbe: false } })) return undefined;
+        return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket upgrade failed" });
+      }
+      if (req.method !== "GET") return this.#error(req, { code: ENGINE_ERRORS.BAD_HANDSHAKE_METHOD, context: { method: req.method } });
+      if (query.transport !== "polling") return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket handshake expected" });
+      return this.#openPolling(req, url, address, query.protocol);
+    }
+
+    const session = this.sessions.get(query.sid);
+    if (session === undefined) return this.#error(req, { code: ENGINE_ERRORS.UNKNOWN_SID, context: { sid: query.sid } });
+    if (isUpgrade) {
+      if (session.transport !== "polling" || !this.#upgrades.length || query.transport !== "websocket") {
+        return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Upgrade not allowed" });
+      }
+      if (server.upgrade(req, { data: { session, isProbe: true } })) return undefined;
+      return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket upgrade failed" });
+    }
+    if (query.transport !== session.transport) return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Transport mismatch" });
+    if (req.method === "GET") return this.#poll(req, session);
+    if (req.method === "POST") return this.#receive(req, session);
+    return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Method not allowed", context: { method: req.method } });
+  }
+
+  #createSession(req: Request, url: URL, address: string, protocol: Protocol, transport: TransportName): Session {
+    const headers: Record<string, string> = {};
+    req.headers.forEach((value, key) => { headers[key] = value; });
+    const query: Record<string, string> = {};
+    url.searchParams.forEach((value, key) => { query[key] = value; });
+    const now = Date.now();
+    const request: SessionRequest = {
+      headers, query, address, url: url.pathname + url.search,
+      secure: url.protocol === "https:", time: new Date(now).toString(), issued: now,
+    };
+    return new Session(randomId(), protocol, transport, request, this.options, this.#forget);
+  }
+
+  #forget = (session: Session): void => {
+    this.sessions.delete(session.sid);
+  };
+
+  #openPolling(req: Request, url: URL, address: string, protocol: Protocol): Response {
+    const session = this.#createSession(req, url, address, protocol, "polling");
+    this.sessions.set(session.sid, session);
+    session.send(session.openPacket(this.#upgrades, this.options.maxHttpBufferSize));
+    this.onSession(session);
+    session.start();
+    const body = session.poll(req.signal);
+    // The buffer holds at least the open packet, so poll() answers at once.
+    return new Response(body as string, { headers: this.#corsHeaders(req, false, TEXT_HEADERS) });
+  }
+
+  #poll(req: Request, session: Session): Response | Promise<Response> {
+    const body = session.poll(req.signal);
+    if (body === "overlap") {
+      // engine.io: a second concurrent GET is "overlap from client" and ends the session.
+      session.close("transport error");
+      return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Overlapping poll request" });
+    }
+    const headers = this.#corsHeaders(req, false, TEXT_HEADERS);
+    if (typeof body === "string") return new Response(body, { headers });
+    return body.then((text) => new Response(text, { headers }));
+  }
+
+  async #receive(req: Request, session: Session): Promise<Response> {
+    const max = this.options.maxHttpBufferSize;
+    const declared = Number(req.headers.get("content-length") ?? "0");
+    if (declared > max) return this.#tooLarge(req, session);
+    const isBinary = req.headers.get("content-type")?.startsWith("application/octet-stream") ?? false;
+    const body = isBinary ? Buffer.from(await req.arrayBuffer()) : await req.text();
+    if (body.length > max) return this.#tooLarge(req, session);
+    const packets = decodePayload(body, session.protocol);
+    if (packets === null) {
+      log.debug?.("bad polling payload", { sid: session.sid });
+      session.close("parse error");
+      return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Bad payload" });
+    }
+    for (const packet of packets) {
+      if (!session.isOpen) break;
+      session.onPacket(packet);
+    }
+    return new Response("ok", { headers: this.#corsHeaders(req, false, { "Content-Type": "text/html" }) });
+  }
+
+  #tooLarge(req: Request, session: Session): Response {
+    session.close("transport error");
+    return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, status: 413, message: "Payload too large" });
+  }
+
+  #error(req: Request, error: EngineError): Response {
+    log.debug?.("engine request refused", { code: error.code, url: req.url, ...error.context });
+    return Response.json(errorBody(error), { status: errorStatus(error), headers: this.#corsHeaders(req, false) });
+  }
+
+  #corsHeaders(req: Request, isPreflight: boolean, base?: Record<string, string>): Record<string, string> {
+    const headers: Record<string, string> = { ...base };
+    const cors = this.options.cors;
+    const origin = req.headers.get("origin");
+    if (cors === null || origin === null) return headers;
+    headers["Access-Control-Allow-Origin"] = cors.credentials || this.#allowedOrigins !== null ? origin : "*";
+    headers["Vary"] = "Origin";
+    if (cors.credentials) headers["Access-Control-Allow-Credentials"] = "true";
+    if (isPreflight) {
+      headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS";
+      headers["Access-Control-Allow-Headers"] = req.headers.get("access-control-request-headers") ?? "content-type";
+      headers["Access-Control-Max-Age"] = "86400";
+    }
+    return headers;
+  }
+
+  /** Bun websocket handlers. MUST stay synchronous: Bun's error hook does not see rejections. */
+  readonly websocket: WebSocketHandler<WsData> = {
+    open: (ws: ServerWebSocket<WsData>) => {
+      const { session, isProbe } = ws.data;
+      if (isProbe) return;
+      session.attachWebSocket(ws);
+      this.sessions.set(session.sid, session);
+      ws.send(session.openPacket([], this.options.maxHttpBufferSize));
+      this.onSession(session);
+      session.start();
+    },
+    message: (ws: ServerWebSocket<WsData>, message: string | Buffer) => {
+      const { session, isProbe } = ws.data;
+      const packet = decodeFrame(message, session.protocol);
+      if (isProbe) {
+        if (packet === null) return ws.close(1003);
+        return session.onProbePacket(ws, packet);
+      }
+      if (packet === null) return session.close("parse error");
+      session.onPacket(packet);
+    },
+    close: (ws: ServerWebSocket<WsData>) => {
+      ws.data.session.onWebSocketClose(ws);
+    },
+  };
+
+  /** Bun.serve options this engine needs beside fetch. */
+  serveOptions(): { idleTimeout: number; maxRequestBodySize: number; websocket: WebSocketHandler<WsData> } {
+    const { pingIntervalMs, pingTimeoutMs, maxHttpBufferSize, perMessageDeflate } = this.options;
+    // Bun's HTTP idle timeout (10 s by default, 255 s at most) MUST outlast a long-poll, which
+    // waits up to pingInterval for the server's ping (bun-engine does the same: 2 × pingInterval).
+    const idleTimeout = Math.min(255, Math.ceil((pingIntervalMs + pingTimeoutMs) / 1000) + 5);
+    this.websocket.maxPayloadLength = maxHttpBufferSize;
+    this.websocket.idleTimeout = Math.max(120, idleTimeout);
+    this.websocket.perMessageDeflate = perMessageDeflate === false ? false : { compress: true, decompress: true };
+    return { idleTimeout, maxRequestBodySize: maxHttpBufferSize * 2 + 1024, websocket: this.websocket };
+  }
+
+  /** Closes every session with `reason`. */
+  closeAll(reason: "server shutting down" | "forced close"): void {
+    for (const session of [...this.sessions.values()]) session.close(reason);
+  }
+}
+
+/** A 20-character random id, like engine.io's base64id. */
+export function randomId(): string {
+  const bytes = new Uint8Array(15);
+  crypto.getRandomValues(bytes);
+  return Buffer.from(bytes).toString("base64url");
+}

@@ -1,0 +1,252 @@
+// Engine.IO session: transport (long-polling or WebSocket), heartbeat, write buffer, upgrade, close.
+// Spec: engine.io-protocol v4 sections "Heartbeat", "Upgrade"; v3 where the client pings instead.
+import type { ServerWebSocket } from "bun";
+import { binaryFrameV3, encodePayload, MESSAGE, NOOP, PING, PONG, CLOSE, UPGRADE, type EnginePacket, type Frame, type Protocol } from "./packets.ts";
+import type { TransportName } from "./handshake.ts";
+
+/** Why a session ended, spelled as the reference server and the official clients spell it. */
+export type EngineCloseReason =
+  | "transport close"
+  | "transport error"
+  | "ping timeout"
+  | "parse error"
+  | "forced close"
+  | "server shutting down";
+
+/** The layer above (socketio/client.ts) implements this; set once, right after the session opens. */
+export interface SessionHandler {
+  onMessage(data: string | Uint8Array): void;
+  onClose(reason: EngineCloseReason): void;
+  /** The session moved from long-polling to WebSocket: room members can now ride Bun topics. */
+  onTransportChange(): void;
+}
+
+/** Per-connection state of a Bun websocket, created once at upgrade. */
+export interface WsData {
+  session: Session;
+  /** true while this socket is an upgrade probe beside a long-polling session. */
+  isProbe: boolean;
+}
+
+export interface SessionRequest {
+  headers: Record<string, string>;
+  url: string;
+  query: Record<string, string>;
+  address: string;
+  secure: boolean;
+  time: string;
+  issued: number;
+}
+
+export interface SessionTimings {
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  /** Outgoing-buffer bytes on a WebSocket past which volatile packets are dropped. */
+  volatileDropBytes: number;
+}
+
+type PollResolve = (body: string) => void;
+
+export class Session {
+  readonly sid: string;
+  readonly protocol: Protocol;
+  readonly request: SessionRequest;
+  transport: TransportName;
+  isOpen = true;
+  handler: SessionHandler | null = null;
+  /** Frames Bun refused to send (send status 0); hardening limits read it. */
+  droppedCount = 0;
+
+  #ws: ServerWebSocket<WsData> | null = null;
+  #probe: ServerWebSocket<WsData> | null = null;
+  #buffer: Frame[] = [];
+  #pendingPoll: PollResolve | null = null;
+  #isFlushScheduled = false;
+  #timings: SessionTimings;
+  #pingTimer: Timer | null = null;
+  #timeoutTimer: Timer | null = null;
+  #isAwaitingPong = false;
+  #onEnd: (session: Session) => void;
+
+  constructor(sid: string, protocol: Protocol, transport: TransportName, request: SessionRequest, timings: SessionTimings, onEnd: (session: Session) => void) {
+    this.sid = sid;
+    this.protocol = protocol;
+    this.transport = transport;
+    this.request = request;
+    this.#timings = timings;
+    this.#onEnd = onEnd;
+  }
+
+  get ws(): ServerWebSocket<WsData> | null {
+    return this.#ws;
+  }
+
+  /** A v4 WebSocket session can receive room broadcasts through Bun topics (v3 frames binary differently). */
+  get canSubscribe(): boolean {
+    return this.#ws !== null && this.protocol === 4;
+  }
+
+  /** The open packet; the caller sends it first. */
+  openPacket(upgrades: readonly string[], maxPayload: number): string {
+    return "0" + JSON.stringify({
+      sid: this.sid,
+      upgrades,
+      pingInterval: this.#timings.pingIntervalMs,
+      pingTimeout: this.#timings.pingTimeoutMs,
+      maxPayload,
+    });
+  }
+
+  /** Starts the heartbeat. v4: the server pings; v3: the client pings and the server watches. */
+  start(): void {
+    const { pingIntervalMs, pingTimeoutMs } = this.#timings;
+    if (this.protocol === 4) this.#pingTimer = setTimeout(this.#ping, pingIntervalMs);
+    else this.#timeoutTimer = setTimeout(this.#onHeartbeatTimeout, pingIntervalMs + pingTimeoutMs);
+  }
+
+  attachWebSocket(ws: ServerWebSocket<WsData>): void {
+    this.#ws = ws;
+  }
+
+  // Timers are created once and refresh()ed: Bun re-arms a timer that has fired (checked on Bun
+  // 1.4), but NOT one that was cleared, so a pong clears a flag instead of the timeout timer.
+  #ping = (): void => {
+    this.#isAwaitingPong = true;
+    this.send("2");
+    if (this.#timeoutTimer === null) this.#timeoutTimer = setTimeout(this.#onHeartbeatTimeout, this.#timings.pingTimeoutMs);
+    else this.#timeoutTimer.refresh();
+  };
+
+  #onHeartbeatTimeout = (): void => {
+    if (this.protocol === 3 || this.#isAwaitingPong) this.close("ping timeout");
+  };
+
+  /** Writes one frame. Volatile frames are dropped when the transport cannot take them now. */
+  send(frame: Frame, isVolatile = false, compress = false): void {
+    if (!this.isOpen) return;
+    const ws = this.#ws;
+    if (ws !== null) {
+      if (isVolatile && ws.getBufferedAmount() > this.#timings.volatileDropBytes) return;
+      const data = typeof frame === "string" || this.protocol === 4 ? frame : binaryFrameV3(frame);
+      // 0 means Bun dropped it (the socket is closing or over its backpressure limit).
+      if (ws.send(data, compress) === 0) this.droppedCount++;
+      return;
+    }
+    if (isVolatile && this.#pendingPoll === null) return;
+    this.#buffer.push(frame);
+    if (this.#pendingPoll !== null && !this.#isFlushScheduled) {
+      // One flush per tick: frames written in the same tick leave in one response.
+      this.#isFlushScheduled = true;
+      queueMicrotask(this.#flushPoll);
+    }
+  }
+
+  #flushPoll = (): void => {
+    this.#isFlushScheduled = false;
+    const resolve = this.#pendingPoll;
+    if (resolve === null || this.#buffer.length === 0) return;
+    this.#pendingPoll = null;
+    const body = encodePayload(this.#buffer, this.protocol);
+    this.#buffer = [];
+    resolve(body);
+  };
+
+  /** Long-polling GET. Returns the body now, or a promise settled by the next write. */
+  poll(signal: AbortSignal): string | Promise<string> | "overlap" {
+    if (this.#pendingPoll !== null) return "overlap";
+    if (this.#buffer.length > 0) {
+      const body = encodePayload(this.#buffer, this.protocol);
+      this.#buffer = [];
+      return body;
+    }
+    return new Promise<string>((resolve) => {
+      this.#pendingPoll = resolve;
+      // engine.io: a poll closed by the client before it was answered ends the session.
+      signal.addEventListener("abort", () => {
+        if (this.#pendingPoll === resolve) {
+          this.#pendingPoll = null;
+          this.close("transport error");
+        }
+      }, { once: true });
+    });
+  }
+
+  onPacket(packet: EnginePacket): void {
+    switch (packet.type) {
+      case MESSAGE:
+        this.handler?.onMessage(packet.data);
+        return;
+      case PONG:
+        if (this.protocol === 4) {
+          this.#isAwaitingPong = false;
+          this.#pingTimer?.refresh();
+        }
+        return;
+      case PING:
+        if (this.protocol === 3) {
+          this.send("3" + (typeof packet.data === "string" ? packet.data : ""));
+          this.#timeoutTimer?.refresh();
+          return;
+        }
+        return this.close("parse error");
+      case CLOSE:
+        return this.close("transport close");
+      case NOOP:
+        return;
+      default: // OPEN from a client, or UPGRADE outside a probe
+        return this.close("parse error");
+    }
+  }
+
+  /** A packet on the upgrade probe WebSocket: `2probe` → `3probe` (+ noop to the poll), then `5`. */
+  onProbePacket(ws: ServerWebSocket<WsData>, packet: EnginePacket): void {
+    if (!this.isOpen || this.transport !== "polling") return ws.close(1008);
+    this.#probe = ws;
+    if (packet.type === PING && packet.data === "probe") {
+      ws.send("3probe");
+      // The pending GET returns with a noop so the client can pause polling and send `5`.
+      this.send("6");
+      return;
+    }
+    if (packet.type === UPGRADE) return this.#completeUpgrade(ws);
+    ws.close(1008);
+  }
+
+  #completeUpgrade(ws: ServerWebSocket<WsData>): void {
+    ws.data.isProbe = false;
+    this.#probe = null;
+    this.transport = "websocket";
+    this.#ws = ws;
+    const resolve = this.#pendingPoll;
+    this.#pendingPoll = null;
+    if (resolve !== null) resolve(encodePayload(["6"], this.protocol));
+    const buffered = this.#buffer;
+    this.#buffer = [];
+    ws.cork(() => {
+      for (const frame of buffered) ws.send(typeof frame === "string" || this.protocol === 4 ? frame : binaryFrameV3(frame));
+    });
+    this.handler?.onTransportChange();
+  }
+
+  onWebSocketClose(ws: ServerWebSocket<WsData>): void {
+    if (ws === this.#probe) this.#probe = null;
+    else if (ws === this.#ws) this.close("transport close");
+  }
+
+  /** Ends the session. MUST be idempotent: transports, timers and the layer above all call it. */
+  close(reason: EngineCloseReason): void {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    if (this.#pingTimer !== null) clearTimeout(this.#pingTimer);
+    if (this.#timeoutTimer !== null) clearTimeout(this.#timeoutTimer);
+    const resolve = this.#pendingPoll;
+    this.#pendingPoll = null;
+    if (resolve !== null) resolve(encodePayload(["1"], this.protocol));
+    this.#buffer = [];
+    if (this.#ws !== null && reason !== "transport close") this.#ws.close();
+    this.#probe?.close();
+    this.#onEnd(this);
+    this.handler?.onClose(reason);
+  }
+}
+

@@ -1,0 +1,10 @@
+// Bunsen's library API: a Socket.IO 4.x-style server on Bun.serve.
+export { Server, type ServerOptions, type ServeOptions } from "./socketio/server.ts";
+export { Namespace, ParentNamespace, type Middleware, type ConnectError } from "./socketio/namespace.ts";
+export { Socket, type Handshake } from "./socketio/socket.ts";
+export { BroadcastOperator } from "./socketio/broadcast.ts";
+export { RemoteSocket } from "./socketio/remote-socket.ts";
+export type { DisconnectReason } from "./socketio/reasons.ts";
+export type { Adapter, AdapterFactory, AdapterHost, BroadcastOptions, Room } from "./rooms/adapter.ts";
+export { LocalAdapter } from "./rooms/local.ts";
+export { ENGINE_ERRORS, type EngineError } from "./engine/handshake.ts";

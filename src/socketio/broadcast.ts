@@ -1,0 +1,130 @@
+// Broadcast operators: io.to(room).except(other).volatile.emit(...) and friends, as in socket.io
+// lib/broadcast-operator.ts. Each call returns a new operator; emit() hands one packet to the adapter.
+import type { BroadcastFlags, BroadcastOptions, Room, SocketDetails } from "../rooms/adapter.ts";
+import type { Namespace } from "./namespace.ts";
+import { assertEmittable, PacketType, type Packet } from "./packets.ts";
+import { RemoteSocket } from "./remote-socket.ts";
+import type { Socket } from "./socket.ts";
+
+export class BroadcastOperator {
+  readonly #nsp: Namespace;
+  readonly #rooms: Set<Room>;
+  readonly #except: Set<Room>;
+  readonly #flags: BroadcastFlags;
+
+  constructor(nsp: Namespace, rooms = new Set<Room>(), except = new Set<Room>(), flags: BroadcastFlags = {}) {
+    this.#nsp = nsp;
+    this.#rooms = rooms;
+    this.#except = except;
+    this.#flags = flags;
+  }
+
+  to(room: Room | Room[]): BroadcastOperator {
+    const rooms = new Set(this.#rooms);
+    for (const r of Array.isArray(room) ? room : [room]) rooms.add(r);
+    return new BroadcastOperator(this.#nsp, rooms, this.#except, this.#flags);
+  }
+
+  in(room: Room | Room[]): BroadcastOperator {
+    return this.to(room);
+  }
+
+  except(room: Room | Room[]): BroadcastOperator {
+    const except = new Set(this.#except);
+    for (const r of Array.isArray(room) ? room : [room]) except.add(r);
+    return new BroadcastOperator(this.#nsp, this.#rooms, except, this.#flags);
+  }
+
+  compress(compress: boolean): BroadcastOperator {
+    return this.#withFlags({ compress });
+  }
+
+  get volatile(): BroadcastOperator {
+    return this.#withFlags({ volatile: true });
+  }
+
+  /** Only this node's sockets (never published to other nodes). */
+  get local(): BroadcastOperator {
+    return this.#withFlags({ local: true });
+  }
+
+  timeout(ms: number): BroadcastOperator {
+    return this.#withFlags({ timeout: ms });
+  }
+
+  #withFlags(flags: BroadcastFlags): BroadcastOperator {
+    return new BroadcastOperator(this.#nsp, this.#rooms, this.#except, { ...this.#flags, ...flags });
+  }
+
+  get #options(): BroadcastOptions {
+    return { rooms: this.#rooms, except: this.#except, flags: this.#flags };
+  }
+
+  /**
+   * Emits to every matching socket. With a trailing callback, collects one ack per client:
+   * `(err, responses)`, err set when `timeout()` elapsed before every client answered.
+   */
+  emit(event: string, ...args: unknown[]): boolean {
+    assertEmittable(event);
+    const data: unknown[] = [event, ...args];
+    const packet: Packet = { type: PacketType.EVENT, nsp: this.#nsp.name, data };
+    if (typeof data[data.length - 1] !== "function") {
+      this.#nsp.adapter.broadcast(packet, this.#options);
+      return true;
+    }
+    const ack = data.pop() as (err: Error | null, responses: unknown[]) => void;
+    packet.id = this.#nsp.nextAckId();
+    const responses: unknown[] = [];
+    let expected = -1;
+    let isDone = false;
+    const finish = (err: Error | null) => {
+      if (isDone) return;
+      isDone = true;
+      clearTimeout(timer);
+      ack(err, responses);
+    };
+    // socket.io semantics: without timeout() the timer fires at once, so set one for broadcast acks.
+    const timer = setTimeout(() => finish(new Error("operation has timed out")), this.#flags.timeout ?? 0);
+    this.#nsp.adapter.broadcastWithAck(packet, this.#options, (count) => {
+      expected = count;
+      if (responses.length >= expected) finish(null);
+    }, (response) => {
+      responses.push(response);
+      if (expected !== -1 && responses.length >= expected) finish(null);
+    });
+    return true;
+  }
+
+  emitWithAck(event: string, ...args: unknown[]): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      this.emit(event, ...args, (err: Error | null, responses: unknown[]) => (err ? reject(err) : resolve(responses)));
+    });
+  }
+
+  send(...args: unknown[]): BroadcastOperator {
+    this.emit("message", ...args);
+    return this;
+  }
+
+  write(...args: unknown[]): BroadcastOperator {
+    return this.send(...args);
+  }
+
+  /** Matching sockets: local ones as Socket, other nodes' as RemoteSocket. */
+  async fetchSockets(): Promise<(Socket | RemoteSocket)[]> {
+    const details: SocketDetails[] = await this.#nsp.adapter.fetchSockets(this.#options);
+    return details.map((d) => this.#nsp.sockets.get(d.id) ?? new RemoteSocket(this.#nsp, d));
+  }
+
+  socketsJoin(room: Room | Room[]): void {
+    this.#nsp.adapter.addSockets(this.#options, Array.isArray(room) ? room : [room]);
+  }
+
+  socketsLeave(room: Room | Room[]): void {
+    this.#nsp.adapter.delSockets(this.#options, Array.isArray(room) ? room : [room]);
+  }
+
+  disconnectSockets(close = false): void {
+    this.#nsp.adapter.disconnectSockets(this.#options, close);
+  }
+}

@@ -1,0 +1,121 @@
+// One Engine.IO session seen from Socket.IO: decodes its packets, multiplexes namespaces over it,
+// and writes encoded packets to it. Spec: socket.io-protocol v5 "CONNECT" and multiplexing;
+// v4 (EIO3): the main namespace is connected automatically and a CONNECT may carry a query.
+import type { EncodedPacket } from "../rooms/adapter.ts";
+import type { EngineCloseReason, Session, SessionHandler } from "../engine/session.ts";
+import { encodePacket, PacketDecoder, PacketType, type Packet } from "./packets.ts";
+import type { Server } from "./server.ts";
+import type { Socket } from "./socket.ts";
+import { log } from "../log.ts";
+
+export class Client implements SessionHandler {
+  readonly session: Session;
+  readonly server: Server;
+  readonly sockets = new Map<string, Socket>();
+  #decoder: PacketDecoder;
+  #connectTimer: Timer | null;
+  /** Namespaces with a CONNECT in progress (middlewares running). */
+  #connecting: Set<string> | null = null;
+
+  constructor(server: Server, session: Session) {
+    this.server = server;
+    this.session = session;
+    this.#decoder = new PacketDecoder(server.options.maxAttachments);
+    session.handler = this;
+    // A connection that never joins a namespace is closed (socket.io `connectTimeout`).
+    this.#connectTimer = setTimeout(() => {
+      if (this.sockets.size === 0) {
+        log.debug?.("no namespace joined in time", { sid: session.sid });
+        session.close("forced close");
+      }
+    }, server.options.connectTimeout);
+    if (session.protocol === 3) this.#connect("/", {});
+  }
+
+  onMessage(data: string | Uint8Array): void {
+    const packet = this.#decoder.add(data);
+    if (packet === undefined) return; // waiting for binary attachments
+    if (packet === null) {
+      log.debug?.("invalid socket.io packet", { sid: this.session.sid });
+      return this.session.close("parse error");
+    }
+    if (packet.type === PacketType.CONNECT) return this.#connect(packet.nsp, packet.data);
+    const socket = this.sockets.get(packet.nsp);
+    if (socket === undefined) {
+      log.debug?.("packet for a namespace that is not connected", { sid: this.session.sid, nsp: packet.nsp });
+      return;
+    }
+    socket.onPacket(packet);
+  }
+
+  #connect(nspWithQuery: string, auth: unknown): void {
+    let name = nspWithQuery;
+    let query: Record<string, string> | undefined;
+    const mark = nspWithQuery.indexOf("?");
+    if (mark !== -1) {
+      // v4 protocol clients (socket.io-client v2) put their namespace query in the CONNECT.
+      name = nspWithQuery.slice(0, mark);
+      query = Object.fromEntries(new URLSearchParams(nspWithQuery.slice(mark + 1)));
+    }
+    if (this.sockets.has(name) || this.#connecting?.has(name)) {
+      log.debug?.("duplicate CONNECT ignored", { sid: this.session.sid, nsp: name });
+      return;
+    }
+    (this.#connecting ??= new Set()).add(name);
+    const authObject = typeof auth === "object" && auth !== null ? auth as Record<string, unknown> : {};
+    this.server.connectClient(this, name, authObject, query);
+  }
+
+  /** Called by the namespace when a CONNECT ends, accepted or refused. */
+  connectSettled(name: string, socket: Socket | null): void {
+    this.#connecting?.delete(name);
+    if (socket === null) return;
+    this.sockets.set(name, socket);
+    if (this.#connectTimer !== null) {
+      clearTimeout(this.#connectTimer);
+      this.#connectTimer = null;
+    }
+  }
+
+  sendConnectError(nsp: string, message: string, data?: unknown): void {
+    const payload = data === undefined ? { message } : { message, data };
+    this.writePacket({ type: PacketType.CONNECT_ERROR, nsp, data: payload });
+  }
+
+  writePacket(packet: Packet, isVolatile = false, compress = true): void {
+    this.write(encodePacket(packet), isVolatile, compress);
+  }
+
+  write(packet: EncodedPacket, isVolatile: boolean, compress: boolean): void {
+    const session = this.session;
+    session.send(packet.text, isVolatile, this.shouldCompress(compress, packet.text.length));
+    if (packet.attachments !== null) for (const attachment of packet.attachments) session.send(attachment, isVolatile);
+  }
+
+  /** permessage-deflate only when enabled, wanted and past the threshold (socket.io: 1024 bytes). */
+  shouldCompress(compress: boolean, length: number): boolean {
+    const threshold = this.server.options.compressionThreshold;
+    return compress && threshold >= 0 && length >= threshold;
+  }
+
+  remove(socket: Socket): void {
+    if (this.sockets.get(socket.nsp.name) === socket) this.sockets.delete(socket.nsp.name);
+  }
+
+  /** Server-side `socket.disconnect(true)`: every namespace gets DISCONNECT, then the transport closes. */
+  disconnectAll(): void {
+    for (const socket of [...this.sockets.values()]) socket.disconnect();
+    this.session.close("forced close");
+  }
+
+  onTransportChange(): void {
+    for (const socket of this.sockets.values()) socket.nsp.adapter.onTransportChange(socket);
+  }
+
+  onClose(reason: EngineCloseReason): void {
+    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+    for (const socket of [...this.sockets.values()]) socket.onClose(reason);
+    this.sockets.clear();
+    this.#decoder.destroy();
+  }
+}

@@ -1,0 +1,210 @@
+// A namespace: its sockets, connection middlewares, adapter, and broadcast entry points.
+// Dynamic namespaces (a regex or a function decides) create children through ParentNamespace.
+// API as socket.io 4.x lib/namespace.ts and lib/parent-namespace.ts.
+import type { Adapter, AdapterHost, EncodedPacket, Room } from "../rooms/adapter.ts";
+import { randomId } from "../engine/engine.ts";
+import { BroadcastOperator } from "./broadcast.ts";
+import type { Client } from "./client.ts";
+import { Listeners } from "./listeners.ts";
+import { encodePacket, PacketType, type Packet } from "./packets.ts";
+import type { RemoteSocket } from "./remote-socket.ts";
+import type { Server } from "./server.ts";
+import { Socket } from "./socket.ts";
+import type { BroadcastFlags } from "../rooms/adapter.ts";
+import { log } from "../log.ts";
+
+/** An error a middleware passes to `next`: the client's connect_error gets `message` and `data`. */
+export interface ConnectError extends Error {
+  data?: unknown;
+}
+export type Middleware = (socket: Socket, next: (err?: ConnectError) => void) => void;
+
+export class Namespace extends Listeners implements AdapterHost {
+  readonly name: string;
+  readonly server: Server;
+  readonly sockets = new Map<string, Socket>();
+  readonly adapter: Adapter;
+  #middlewares: Middleware[] = [];
+  #nextAckId = 0;
+
+  constructor(server: Server, name: string) {
+    super();
+    this.server = server;
+    this.name = name;
+    this.adapter = server.createAdapter(this);
+  }
+
+  /** Connection middleware: runs for every CONNECT to this namespace, in order. */
+  use(fn: Middleware): this {
+    this.#middlewares.push(fn);
+    return this;
+  }
+
+  /** A child of a dynamic namespace starts with its parent's middlewares and connection listeners. */
+  inheritFrom(parent: Namespace): void {
+    this.#middlewares = parent.#middlewares.slice();
+    for (const event of ["connect", "connection"]) for (const fn of parent.listeners(event)) this.on(event, fn);
+  }
+
+  nextAckId(): number {
+    return this.#nextAckId++;
+  }
+
+  // --- connection ------------------------------------------------------------------------------
+
+  add(client: Client, auth: Record<string, unknown>, query?: Record<string, string>): void {
+    const socket = new Socket(this, client, auth, randomId(), query);
+    this.#runMiddlewares(socket, 0);
+  }
+
+  #runMiddlewares(socket: Socket, index: number): void {
+    if (index === this.#middlewares.length) return this.#accept(socket);
+    let isCalled = false;
+    const next = (err?: ConnectError) => {
+      if (isCalled) return;
+      isCalled = true;
+      if (err) return this.#refuse(socket, err);
+      this.#runMiddlewares(socket, index + 1);
+    };
+    try {
+      this.#middlewares[index]!(socket, next);
+    } catch (err) {
+      next(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #refuse(socket: Socket, err: ConnectError): void {
+    socket.client.connectSettled(this.name, null);
+    log.debug?.("connection refused by middleware", { nsp: this.name, message: err.message });
+    if (socket.client.session.isOpen) socket.client.sendConnectError(this.name, err.message, err.data);
+  }
+
+  #accept(socket: Socket): void {
+    const client = socket.client;
+    if (!client.session.isOpen) return client.connectSettled(this.name, null);
+    this.sockets.set(socket.id, socket);
+    socket.onConnect();
+    client.connectSettled(this.name, socket);
+    // v5 answers CONNECT with the socket id (Flutter's client refuses a reply without it);
+    // v4 (EIO3) clients expect no payload.
+    const data = client.session.protocol === 3 ? undefined : socket.pid === undefined ? { sid: socket.id } : { sid: socket.id, pid: socket.pid };
+    client.writePacket({ type: PacketType.CONNECT, nsp: this.name, data });
+    this.emitReserved("connect", socket);
+    this.emitReserved("connection", socket);
+  }
+
+  remove(socket: Socket): void {
+    this.sockets.delete(socket.id);
+    if (this.sockets.size === 0) this.server.onNamespaceEmpty(this);
+  }
+
+  // --- writing ---------------------------------------------------------------------------------
+
+  /** A packet for one socket (emit, ack, disconnect). */
+  emitToSocket(socket: Socket, packet: Packet, flags: BroadcastFlags): void {
+    socket.writeEncoded(encodePacket(packet), flags.volatile === true, flags.compress !== false);
+  }
+
+  encode(packet: Packet): EncodedPacket {
+    return encodePacket(packet);
+  }
+
+  publish(topic: string, packet: EncodedPacket, compress: boolean): void {
+    const server = this.server.engine.bunServer;
+    if (server === null) return;
+    const threshold = this.server.options.compressionThreshold;
+    server.publish(topic, packet.text, compress && threshold >= 0 && packet.text.length >= threshold);
+    if (packet.attachments !== null) for (const attachment of packet.attachments) server.publish(topic, attachment);
+  }
+
+  // --- broadcasting ----------------------------------------------------------------------------
+
+  to(room: Room | Room[]): BroadcastOperator {
+    return new BroadcastOperator(this).to(room);
+  }
+
+  in(room: Room | Room[]): BroadcastOperator {
+    return this.to(room);
+  }
+
+  except(room: Room | Room[]): BroadcastOperator {
+    return new BroadcastOperator(this).except(room);
+  }
+
+  emit(event: string, ...args: unknown[]): boolean {
+    return new BroadcastOperator(this).emit(event, ...args);
+  }
+
+  emitWithAck(event: string, ...args: unknown[]): Promise<unknown[]> {
+    return new BroadcastOperator(this).emitWithAck(event, ...args);
+  }
+
+  send(...args: unknown[]): this {
+    this.emit("message", ...args);
+    return this;
+  }
+
+  write(...args: unknown[]): this {
+    return this.send(...args);
+  }
+
+  compress(compress: boolean): BroadcastOperator {
+    return new BroadcastOperator(this).compress(compress);
+  }
+
+  get volatile(): BroadcastOperator {
+    return new BroadcastOperator(this).volatile;
+  }
+
+  get local(): BroadcastOperator {
+    return new BroadcastOperator(this).local;
+  }
+
+  timeout(ms: number): BroadcastOperator {
+    return new BroadcastOperator(this).timeout(ms);
+  }
+
+  fetchSockets(): Promise<(Socket | RemoteSocket)[]> {
+    return new BroadcastOperator(this).fetchSockets();
+  }
+
+  socketsJoin(room: Room | Room[]): void {
+    new BroadcastOperator(this).socketsJoin(room);
+  }
+
+  socketsLeave(room: Room | Room[]): void {
+    new BroadcastOperator(this).socketsLeave(room);
+  }
+
+  disconnectSockets(close = false): void {
+    new BroadcastOperator(this).disconnectSockets(close);
+  }
+
+  /** Emits to the other nodes' instances of this namespace (their "serverSideEmit" listeners... as socket.io: plain listeners). */
+  serverSideEmit(event: string, ...args: unknown[]): boolean {
+    this.adapter.serverSideEmit([event, ...args]);
+    return true;
+  }
+
+  /** Delivers a serverSideEmit from another node to this namespace's listeners. */
+  onServerSideEmit(args: unknown[]): void {
+    this.dispatch(String(args[0]), args.slice(1));
+  }
+}
+
+/** A dynamic namespace: children are created when a CONNECT matches, and share its setup. */
+export class ParentNamespace extends Namespace {
+  readonly children = new Set<Namespace>();
+
+  createChild(name: string): Namespace {
+    const child = new Namespace(this.server, name);
+    child.inheritFrom(this);
+    this.children.add(child);
+    return child;
+  }
+
+  override emit(event: string, ...args: unknown[]): boolean {
+    for (const child of this.children) child.emit(event, ...args);
+    return true;
+  }
+}

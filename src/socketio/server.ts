@@ -1,0 +1,349 @@
+// The Socket.IO server: options, namespaces (static and dynamic), the Bun.serve handler, shutdown.
+// API as socket.io 4.x lib/index.ts, on Bun.serve instead of Node's http + ws.
+import type { Server as BunServer, WebSocketHandler } from "bun";
+import { Engine, type CorsOptions } from "../engine/engine.ts";
+import type { TransportName } from "../engine/handshake.ts";
+import type { Session, WsData } from "../engine/session.ts";
+import type { Adapter, AdapterFactory, AdapterHost, Room } from "../rooms/adapter.ts";
+import { LocalAdapter } from "../rooms/local.ts";
+import type { BroadcastOperator } from "./broadcast.ts";
+import { Client } from "./client.ts";
+import { Listeners, type Listener } from "./listeners.ts";
+import { Namespace, ParentNamespace, type Middleware } from "./namespace.ts";
+import type { RemoteSocket } from "./remote-socket.ts";
+import type { Socket } from "./socket.ts";
+import type { EngineError } from "../engine/handshake.ts";
+import { log } from "../log.ts";
+
+export interface ServerOptions {
+  /** @default "/socket.io/" */
+  path?: string;
+  /** @default 25000 */
+  pingInterval?: number;
+  /** @default 20000 */
+  pingTimeout?: number;
+  /** Close a connection that joins no namespace within this time. @default 45000 */
+  connectTimeout?: number;
+  /** Largest message or polling body, in bytes. @default 1000000 */
+  maxHttpBufferSize?: number;
+  /** @default ["polling", "websocket"] */
+  transports?: TransportName[];
+  /** @default true */
+  allowUpgrades?: boolean;
+  /** Accept Engine.IO v3 clients (socket.io-client v2, old Flutter/Java/Swift clients). @default true */
+  allowEIO3?: boolean;
+  /** @default null (no CORS headers) */
+  cors?: CorsOptions | null;
+  /** permessage-deflate; frames shorter than `threshold` bytes are never compressed. @default false */
+  perMessageDeflate?: boolean | { threshold?: number };
+  /** Binary attachments allowed in one packet. @default 10 */
+  maxAttachments?: number;
+  /** Builds each namespace's adapter. @default the local (Bun topics) adapter */
+  adapter?: AdapterFactory;
+  /** Refuse a handshake (checked before a session exists), e.g. connection limits. */
+  allowRequest?: (req: Request, address: string) => EngineError | undefined;
+  /** Remove a dynamic namespace's child once its last socket leaves. @default false */
+  cleanupEmptyChildNamespaces?: boolean;
+}
+
+export interface ResolvedOptions {
+  readonly path: string;
+  readonly pingInterval: number;
+  readonly pingTimeout: number;
+  readonly connectTimeout: number;
+  readonly maxHttpBufferSize: number;
+  readonly maxAttachments: number;
+  /** -1 when permessage-deflate is off. */
+  readonly compressionThreshold: number;
+  readonly cleanupEmptyChildNamespaces: boolean;
+}
+
+const DEFAULTS = {
+  path: "/socket.io/",
+  pingInterval: 25_000,
+  pingTimeout: 20_000,
+  connectTimeout: 45_000,
+  maxHttpBufferSize: 1_000_000,
+  transports: ["polling", "websocket"] as TransportName[],
+  allowUpgrades: true,
+  allowEIO3: true,
+  maxAttachments: 10,
+  compressionThreshold: 1024,
+  cleanupEmptyChildNamespaces: false,
+  /** Volatile packets are dropped once a WebSocket has this much unsent data. */
+  volatileDropBytes: 64 * 1024,
+};
+
+type NamespaceMatcher = (name: string, auth: Record<string, unknown>, next: (err: Error | null, allow: boolean) => void) => void;
+type ShutdownHook = () => void | Promise<void>;
+
+export interface ServeOptions {
+  fetch: (req: Request, server: BunServer<WsData>) => Response | Promise<Response> | undefined;
+  websocket: WebSocketHandler<WsData>;
+  idleTimeout: number;
+  maxRequestBodySize: number;
+}
+
+export class Server extends Listeners {
+  readonly engine: Engine;
+  readonly options: ResolvedOptions;
+  /** The main namespace "/". */
+  readonly sockets: Namespace;
+  #namespaces = new Map<string, Namespace>();
+  #parents = new Map<ParentNamespace, NamespaceMatcher>();
+  #adapterFactory: AdapterFactory;
+  #bunServer: BunServer<WsData> | null = null;
+  #shutdownHooks: ShutdownHook[] = [];
+  #isClosing = false;
+
+  constructor(options: ServerOptions = {}) {
+    super();
+    const deflate = options.perMessageDeflate ?? false;
+    const threshold = deflate === false ? -1 : deflate === true ? DEFAULTS.compressionThreshold : deflate.threshold ?? DEFAULTS.compressionThreshold;
+    this.options = Object.freeze({
+      path: normalisePath(options.path ?? DEFAULTS.path),
+      pingInterval: options.pingInterval ?? DEFAULTS.pingInterval,
+      pingTimeout: options.pingTimeout ?? DEFAULTS.pingTimeout,
+      connectTimeout: options.connectTimeout ?? DEFAULTS.connectTimeout,
+      maxHttpBufferSize: options.maxHttpBufferSize ?? DEFAULTS.maxHttpBufferSize,
+      maxAttachments: options.maxAttachments ?? DEFAULTS.maxAttachments,
+      compressionThreshold: threshold,
+      cleanupEmptyChildNamespaces: options.cleanupEmptyChildNamespaces ?? DEFAULTS.cleanupEmptyChildNamespaces,
+    });
+    this.#adapterFactory = options.adapter ?? ((host) => new LocalAdapter(host));
+    this.engine = new Engine({
+      path: this.options.path,
+      pingIntervalMs: this.options.pingInterval,
+      pingTimeoutMs: this.options.pingTimeout,
+      maxHttpBufferSize: this.options.maxHttpBufferSize,
+      transports: options.transports ?? DEFAULTS.transports,
+      allowUpgrades: options.allowUpgrades ?? DEFAULTS.allowUpgrades,
+      allowEIO3: options.allowEIO3 ?? DEFAULTS.allowEIO3,
+      cors: options.cors ?? null,
+      perMessageDeflate: threshold < 0 ? false : { threshold },
+      allowRequest: options.allowRequest,
+      volatileDropBytes: DEFAULTS.volatileDropBytes,
+    });
+    this.engine.onSession = (session: Session) => {
+      new Client(this, session);
+    };
+    this.sockets = this.of("/");
+  }
+
+  createAdapter(host: AdapterHost): Adapter {
+    return this.#adapterFactory(host);
+  }
+
+  /** Replaces the adapter factory; namespaces created from now on use it (call before connections). */
+  adapter(factory: AdapterFactory): this {
+    this.#adapterFactory = factory;
+    return this;
+  }
+
+  /** A namespace by name, or a dynamic one: a RegExp or a function decides which names exist. */
+  of(name: string | RegExp | NamespaceMatcher, onConnection?: (socket: Socket) => void): Namespace {
+    if (typeof name === "string") {
+      const normalised = name.startsWith("/") ? name : "/" + name;
+      let nsp = this.#namespaces.get(normalised);
+      if (nsp === undefined) {
+        nsp = new Namespace(this, normalised);
+        this.#namespaces.set(normalised, nsp);
+        this.emitReserved("new_namespace", nsp);
+      }
+      if (onConnection) nsp.on("connection", onConnection);
+      return nsp;
+    }
+    const parent = new ParentNamespace(this, typeof name === "function" ? "/_dynamic" : "/_" + name.source);
+    const matcher: NamespaceMatcher = typeof name === "function"
+      ? name
+      : (candidate, _auth, next) => next(null, name.test(candidate));
+    this.#parents.set(parent, matcher);
+    if (onConnection) parent.on("connection", onConnection);
+    return parent;
+  }
+
+  get namespaces(): ReadonlyMap<string, Namespace> {
+    return this.#namespaces;
+  }
+
+  /** Called by a Client for each CONNECT: an existing namespace, a dynamic match, or an error. */
+  connectClient(client: Client, name: string, auth: Record<string, unknown>, query?: Record<string, string>): void {
+    const nsp = this.#namespaces.get(name);
+    if (nsp !== undefined) return nsp.add(client, auth, query);
+    this.#matchParent([...this.#parents], 0, name, auth, (parent) => {
+      if (parent === null || !client.session.isOpen) {
+        client.connectSettled(name, null);
+        return client.sendConnectError(name, "Invalid namespace");
+      }
+      let child = this.#namespaces.get(name); // another CONNECT may have created it meanwhile
+      if (child === undefined) {
+        child = parent.createChild(name);
+        this.#namespaces.set(name, child);
+        this.emitReserved("new_namespace", child);
+      }
+      child.add(client, auth, query);
+    });
+  }
+
+  #matchParent(parents: [ParentNamespace, NamespaceMatcher][], index: number, name: string, auth: Record<string, unknown>, done: (parent: ParentNamespace | null) => void): void {
+    if (index === parents.length) return done(null);
+    const [parent, matcher] = parents[index]!;
+    let isCalled = false;
+    try {
+      matcher(name, auth, (err, allow) => {
+        if (isCalled) return;
+        isCalled = true;
+        if (!err && allow) return done(parent);
+        this.#matchParent(parents, index + 1, name, auth, done);
+      });
+    } catch (err) {
+      log.warn?.("namespace matcher threw", { name, err });
+      if (!isCalled) this.#matchParent(parents, index + 1, name, auth, done);
+    }
+  }
+
+  onNamespaceEmpty(nsp: Namespace): void {
+    if (!this.options.cleanupEmptyChildNamespaces) return;
+    for (const parent of this.#parents.keys()) {
+      if (parent.children.delete(nsp)) {
+        this.#namespaces.delete(nsp.name);
+        void nsp.adapter.close();
+      }
+    }
+  }
+
+  // --- the main namespace's API on the server, as socket.io offers it -------------------------
+
+  override on(event: string, listener: Listener): this {
+    if (event === "connection" || event === "connect") this.sockets.on(event, listener);
+    else super.on(event, listener);
+    return this;
+  }
+
+  use(fn: Middleware): this {
+    this.sockets.use(fn);
+    return this;
+  }
+
+  to(room: Room | Room[]): BroadcastOperator {
+    return this.sockets.to(room);
+  }
+
+  in(room: Room | Room[]): BroadcastOperator {
+    return this.sockets.in(room);
+  }
+
+  except(room: Room | Room[]): BroadcastOperator {
+    return this.sockets.except(room);
+  }
+
+  emit(event: string, ...args: unknown[]): boolean {
+    return this.sockets.emit(event, ...args);
+  }
+
+  emitWithAck(event: string, ...args: unknown[]): Promise<unknown[]> {
+    return this.sockets.emitWithAck(event, ...args);
+  }
+
+  send(...args: unknown[]): this {
+    this.sockets.send(...args);
+    return this;
+  }
+
+  write(...args: unknown[]): this {
+    return this.send(...args);
+  }
+
+  compress(compress: boolean): BroadcastOperator {
+    return this.sockets.compress(compress);
+  }
+
+  get volatile(): BroadcastOperator {
+    return this.sockets.volatile;
+  }
+
+  get local(): BroadcastOperator {
+    return this.sockets.local;
+  }
+
+  timeout(ms: number): BroadcastOperator {
+    return this.sockets.timeout(ms);
+  }
+
+  fetchSockets(): Promise<(Socket | RemoteSocket)[]> {
+    return this.sockets.fetchSockets();
+  }
+
+  socketsJoin(room: Room | Room[]): void {
+    this.sockets.socketsJoin(room);
+  }
+
+  socketsLeave(room: Room | Room[]): void {
+    this.sockets.socketsLeave(room);
+  }
+
+  disconnectSockets(close = false): void {
+    this.sockets.disconnectSockets(close);
+  }
+
+  serverSideEmit(event: string, ...args: unknown[]): boolean {
+    return this.sockets.serverSideEmit(event, ...args);
+  }
+
+  // --- serving ---------------------------------------------------------------------------------
+
+  /**
+   * Options to spread into your own `Bun.serve`. Requests outside `path` go to `fallback`
+   * (404 with a JSON body when there is none).
+   */
+  handler(fallback?: (req: Request, server: BunServer<WsData>) => Response | Promise<Response>): ServeOptions {
+    return {
+      ...this.engine.serveOptions(),
+      fetch: (req, server) => {
+        const response = this.engine.handleRequest(req, server);
+        if (response !== null) return response;
+        if (fallback !== undefined) return fallback(req, server);
+        return Response.json({ error: { code: "not_found", message: "Not found" } }, { status: 404 });
+      },
+    };
+  }
+
+  /** Starts a Bun server on `port` (0 picks a free one) and returns it. */
+  listen(port: number | { port?: number; hostname?: string } = 3000, fallback?: (req: Request, server: BunServer<WsData>) => Response | Promise<Response>): BunServer<WsData> {
+    const options = typeof port === "number" ? { port } : port;
+    this.#bunServer = Bun.serve<WsData>({ ...options, ...this.handler(fallback) });
+    return this.#bunServer;
+  }
+
+  /** Registers work to run on close(), after sockets are disconnected (e.g. flushing queues). */
+  onShutdown(hook: ShutdownHook): this {
+    this.#shutdownHooks.push(hook);
+    return this;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, disconnect every socket with "server shutting down"
+   * (clients reconnect elsewhere), run the shutdown hooks, then stop the Bun server.
+   */
+  async close(): Promise<void> {
+    if (this.#isClosing) return;
+    this.#isClosing = true;
+    const server = this.#bunServer;
+    void server?.stop(false);
+    this.engine.closeAll("server shutting down");
+    for (const hook of this.#shutdownHooks) {
+      try {
+        await hook();
+      } catch (err) {
+        log.error?.("shutdown hook failed", { err });
+      }
+    }
+    for (const nsp of this.#namespaces.values()) await nsp.adapter.close();
+    await server?.stop(true);
+  }
+}
+
+function normalisePath(path: string): string {
+  const withLeading = path.startsWith("/") ? path : "/" + path;
+  return withLeading.endsWith("/") ? withLeading : withLeading + "/";
+}

@@ -1,0 +1,379 @@
+// Socket.IO socket: one client's connection to one namespace. Events and acks both ways, per-packet
+// middlewares, catch-all listeners, rooms, and the broadcast operators seen from this socket.
+// Spec: socket.io-protocol v5 "EVENT", "ACK", "DISCONNECT"; API as socket.io 4.x lib/socket.ts.
+import type { BroadcastFlags, EncodedPacket, Room, RoomMember } from "../rooms/adapter.ts";
+import { BroadcastOperator } from "./broadcast.ts";
+import type { Client } from "./client.ts";
+import { invoke, Listeners, type Listener } from "./listeners.ts";
+import type { Namespace } from "./namespace.ts";
+import { assertEmittable, encodePacket, PacketType, type Packet } from "./packets.ts";
+import type { DisconnectReason } from "./reasons.ts";
+import { log } from "../log.ts";
+
+export interface Handshake {
+  headers: Record<string, string>;
+  time: string;
+  address: string;
+  xdomain: boolean;
+  secure: boolean;
+  issued: number;
+  url: string;
+  query: Record<string, string>;
+  auth: Record<string, unknown>;
+}
+
+export type EventArgs = [event: string, ...args: unknown[]];
+export type PacketMiddleware = (packet: EventArgs, next: (err?: Error) => void) => void;
+type Ack = (...args: unknown[]) => void;
+
+export class Socket extends Listeners implements RoomMember {
+  readonly id: string;
+  readonly nsp: Namespace;
+  readonly client: Client;
+  readonly handshake: Handshake;
+  /** Application data: anything, shared with fetchSockets() across nodes. */
+  data: any = {};
+  connected = false;
+  /** true when this connection restored a previous session (connection state recovery). */
+  recovered = false;
+  /** Private id used by connection state recovery; set when recovery is on. */
+  pid: string | undefined = undefined;
+
+  #acks: Map<number, Ack> | null = null;
+  #nextAckId = 0;
+  #flags: BroadcastFlags = {};
+  #middlewares: PacketMiddleware[] | null = null;
+  #anyListeners: Listener[] | null = null;
+  #anyOutgoingListeners: Listener[] | null = null;
+
+  constructor(nsp: Namespace, client: Client, auth: Record<string, unknown>, id: string, extraQuery?: Record<string, string>) {
+    super();
+    this.nsp = nsp;
+    this.client = client;
+    this.id = id;
+    const request = client.session.request;
+    this.handshake = {
+      headers: request.headers,
+      time: request.time,
+      address: request.address,
+      xdomain: request.headers.origin !== undefined,
+      secure: request.secure,
+      issued: request.issued,
+      url: request.url,
+      query: extraQuery === undefined ? request.query : { ...request.query, ...extraQuery },
+      auth,
+    };
+  }
+
+  /** The Engine.IO session under this socket (socket.io calls it `conn`). */
+  get conn() {
+    return this.client.session;
+  }
+
+  get rooms(): Set<Room> {
+    return new Set(this.nsp.adapter.sids.get(this.id));
+  }
+
+  get canSubscribe(): boolean {
+    return this.client.session.canSubscribe;
+  }
+
+  get disconnected(): boolean {
+    return !this.connected;
+  }
+
+  // --- outgoing -------------------------------------------------------------------------------
+
+  /** Sends an event to this client; a trailing function receives the client's ack. */
+  emit(event: string, ...args: unknown[]): boolean {
+    assertEmittable(event);
+    const data: unknown[] = [event, ...args];
+    const packet: Packet = { type: PacketType.EVENT, nsp: this.nsp.name, data };
+    const flags = this.#flags;
+    this.#flags = {};
+    if (typeof data[data.length - 1] === "function") {
+      const ack = data.pop() as Ack;
+      const id = this.#nextAckId++;
+      packet.id = id;
+      this.#registerAck(id, ack, flags.timeout);
+    }
+    if (this.#anyOutgoingListeners !== null) this.#notifyAny(this.#anyOutgoingListeners, data);
+    this.nsp.emitToSocket(this, packet, flags);
+    return true;
+  }
+
+  /** Emits and resolves with the client's ack (rejects on timeout when `timeout()` was set). */
+  emitWithAck(event: string, ...args: unknown[]): Promise<any> {
+    const hasTimeout = this.#flags.timeout !== undefined;
+    return new Promise((resolve, reject) => {
+      args.push(hasTimeout
+        ? (err: Error | null, response: unknown) => (err ? reject(err) : resolve(response))
+        : (response: unknown) => resolve(response));
+      this.emit(event, ...args);
+    });
+  }
+
+  send(...args: unknown[]): this {
+    this.emit("message", ...args);
+    return this;
+  }
+
+  write(...args: unknown[]): this {
+    return this.send(...args);
+  }
+
+  /** Sends an already encoded packet: the per-socket end of every broadcast. */
+  writeEncoded(packet: EncodedPacket, isVolatile: boolean, compress: boolean): void {
+    this.client.write(packet, isVolatile, compress);
+  }
+
+  #registerAck(id: number, ack: Ack, timeoutMs: number | undefined): void {
+    this.#acks ??= new Map();
+    if (timeoutMs === undefined) {
+      this.#acks.set(id, ack);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#acks?.delete(id);
+      ack(new Error("operation has timed out"));
+    }, timeoutMs);
+    this.#acks.set(id, (...args: unknown[]) => {
+      clearTimeout(timer);
+      ack(null, ...args);
+    });
+  }
+
+  expectAck(id: number, ack: Ack): void {
+    this.#acks ??= new Map();
+    this.#acks.set(id, ack);
+  }
+
+  get volatile(): this {
+    this.#flags.volatile = true;
+    return this;
+  }
+
+  compress(compress: boolean): this {
+    this.#flags.compress = compress;
+    return this;
+  }
+
+  timeout(ms: number): this {
+    this.#flags.timeout = ms;
+    return this;
+  }
+
+  // --- broadcasting from this socket (the sender is excluded, as in socket.io) -----------------
+
+  #operator(): BroadcastOperator {
+    const flags = this.#flags;
+    this.#flags = {};
+    return new BroadcastOperator(this.nsp, new Set(), new Set([this.id]), flags);
+  }
+
+  to(room: Room | Room[]): BroadcastOperator {
+    return this.#operator().to(room);
+  }
+
+  in(room: Room | Room[]): BroadcastOperator {
+    return this.#operator().to(room);
+  }
+
+  except(room: Room | Room[]): BroadcastOperator {
+    return this.#operator().except(room);
+  }
+
+  get broadcast(): BroadcastOperator {
+    return this.#operator();
+  }
+
+  get local(): BroadcastOperator {
+    return this.#operator().local;
+  }
+
+  // --- rooms -----------------------------------------------------------------------------------
+
+  join(rooms: Room | Room[]): void {
+    if (!this.connected) return;
+    this.nsp.adapter.addAll(this, Array.isArray(rooms) ? rooms : [rooms]);
+  }
+
+  leave(room: Room): void {
+    this.nsp.adapter.del(this, room);
+  }
+
+  subscribe(topic: string): void {
+    this.client.session.ws?.subscribe(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    const ws = this.client.session.ws;
+    if (ws !== null && ws.readyState === 1) ws.unsubscribe(topic);
+  }
+
+  publishFrom(topic: string, packet: EncodedPacket, compress: boolean): void {
+    const ws = this.client.session.ws;
+    if (ws === null) return;
+    ws.publish(topic, packet.text, this.client.shouldCompress(compress, packet.text.length));
+    if (packet.attachments !== null) for (const attachment of packet.attachments) ws.publish(topic, attachment);
+  }
+
+  // --- incoming --------------------------------------------------------------------------------
+
+  /** Per-packet middleware, run before the event's listeners; `next(err)` emits "error" here. */
+  use(fn: PacketMiddleware): this {
+    (this.#middlewares ??= []).push(fn);
+    return this;
+  }
+
+  onPacket(packet: Packet): void {
+    switch (packet.type) {
+      case PacketType.EVENT:
+      case PacketType.BINARY_EVENT:
+        return this.#onEvent(packet);
+      case PacketType.ACK:
+      case PacketType.BINARY_ACK:
+        return this.#onAck(packet);
+      case PacketType.DISCONNECT:
+        return this.onClose("client namespace disconnect");
+      default: // CONNECT_ERROR, or CONNECT on a connected namespace: not a client's packet
+        log.debug?.("unexpected packet", { sid: this.id, type: packet.type });
+        this.client.session.close("parse error");
+    }
+  }
+
+  #onEvent(packet: Packet): void {
+    const args = packet.data as unknown[];
+    if (packet.id !== undefined) args.push(this.#ackFor(packet.id));
+    if (this.#anyListeners !== null) this.#notifyAny(this.#anyListeners, args);
+    if (this.#middlewares === null) return this.#dispatchEvent(args);
+    this.#runMiddlewares(args as EventArgs, 0);
+  }
+
+  #runMiddlewares(args: EventArgs, index: number): void {
+    const middlewares = this.#middlewares!;
+    if (index === middlewares.length) return this.#dispatchEvent(args);
+    try {
+      middlewares[index]!(args, (err) => {
+        if (err) return this.#onError(err);
+        if (this.connected) this.#runMiddlewares(args, index + 1);
+      });
+    } catch (err) {
+      this.#onError(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #dispatchEvent(args: unknown[]): void {
+    if (!this.connected) return;
+    this.dispatch(String(args[0]), args.slice(1));
+  }
+
+  #onError(err: Error): void {
+    if (this.listenerCount("error") > 0) this.emitReserved("error", err);
+    else log.debug?.("packet middleware refused an event", { sid: this.id, err });
+  }
+
+  #ackFor(id: number): Ack {
+    let isSent = false;
+    return (...args: unknown[]) => {
+      if (isSent || !this.connected) return;
+      isSent = true;
+      this.nsp.emitToSocket(this, { type: PacketType.ACK, nsp: this.nsp.name, id, data: args }, {});
+    };
+  }
+
+  #onAck(packet: Packet): void {
+    const ack = this.#acks?.get(packet.id!);
+    if (ack === undefined) {
+      log.debug?.("ack for an unknown id", { sid: this.id, id: packet.id });
+      return;
+    }
+    this.#acks!.delete(packet.id!);
+    invoke(this, ack, packet.data as unknown[], "ack");
+  }
+
+  // --- catch-all listeners ---------------------------------------------------------------------
+
+  onAny(listener: Listener): this {
+    (this.#anyListeners ??= []).push(listener);
+    return this;
+  }
+
+  prependAny(listener: Listener): this {
+    (this.#anyListeners ??= []).unshift(listener);
+    return this;
+  }
+
+  offAny(listener?: Listener): this {
+    this.#anyListeners = removeListener(this.#anyListeners, listener);
+    return this;
+  }
+
+  listenersAny(): Listener[] {
+    return this.#anyListeners?.slice() ?? [];
+  }
+
+  onAnyOutgoing(listener: Listener): this {
+    (this.#anyOutgoingListeners ??= []).push(listener);
+    return this;
+  }
+
+  prependAnyOutgoing(listener: Listener): this {
+    (this.#anyOutgoingListeners ??= []).unshift(listener);
+    return this;
+  }
+
+  offAnyOutgoing(listener?: Listener): this {
+    this.#anyOutgoingListeners = removeListener(this.#anyOutgoingListeners, listener);
+    return this;
+  }
+
+  listenersAnyOutgoing(): Listener[] {
+    return this.#anyOutgoingListeners?.slice() ?? [];
+  }
+
+  #notifyAny(listeners: Listener[], args: unknown[]): void {
+    for (const listener of listeners.slice()) invoke(this, listener, args, "any");
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------
+
+  /** Called by the namespace once middlewares accepted the socket. */
+  onConnect(): void {
+    this.connected = true;
+    this.nsp.adapter.addAll(this, [this.id]);
+  }
+
+  /**
+   * Disconnects this socket from its namespace; with `close`, ends the whole connection
+   * (every namespace on it). The client sees "io server disconnect".
+   */
+  disconnect(close = false): this {
+    if (!this.connected) return this;
+    if (close) {
+      this.client.disconnectAll();
+      return this;
+    }
+    this.nsp.emitToSocket(this, { type: PacketType.DISCONNECT, nsp: this.nsp.name }, {});
+    this.onClose("server namespace disconnect");
+    return this;
+  }
+
+  /** Ends the socket. MUST be idempotent: the client, the namespace and the transport call it. */
+  onClose(reason: DisconnectReason, description?: unknown): void {
+    if (!this.connected) return;
+    this.emitReserved("disconnecting", reason, description);
+    this.nsp.adapter.delAll(this);
+    this.nsp.remove(this);
+    this.client.remove(this);
+    this.connected = false;
+    this.emitReserved("disconnect", reason, description);
+  }
+}
+
+function removeListener(list: Listener[] | null, listener?: Listener): Listener[] | null {
+  if (list === null || listener === undefined) return null;
+  const index = list.indexOf(listener);
+  if (index !== -1) list.splice(index, 1);
+  return list.length === 0 ? null : list;
+}
