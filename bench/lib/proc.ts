@@ -1,0 +1,58 @@
+// Server resource sampling from /proc: CPU time (utime + stime of every thread) and resident memory.
+// Reading another process's /proc entries costs the server nothing, so sampling does not skew results.
+import { readFileSync } from "node:fs";
+
+// USER_HZ is 100 on every mainstream Linux build; `getconf CLK_TCK` confirms it when available.
+const CLOCK_TICKS_PER_S = (() => {
+  try {
+    const out = Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim();
+    return Number(out) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+export const cpuResolutionMs = 1000 / CLOCK_TICKS_PER_S;
+
+/** Server CPU time consumed so far, in microseconds (user + system, all threads). */
+export function readCpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) may contain spaces and parentheses: split after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After the name, fields restart at index 0 = field 3 (state); utime is field 14, stime field 15.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1e6) / CLOCK_TICKS_PER_S;
+}
+
+/** Resident set size in bytes (VmRSS). */
+export function readRssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return match ? Number(match[1]) * 1024 : NaN;
+}
+
+/** CPU and wall time across a measurement window. */
+export class CpuWindow {
+  readonly #pid: number;
+  readonly #cpuStart: number;
+  readonly #wallStart = performance.now();
+  readonly #selfStart = process.cpuUsage();
+
+  constructor(pid: number) {
+    this.#pid = pid;
+    this.#cpuStart = readCpuMicros(pid);
+  }
+
+  /** serverCpuUs: server CPU µs; serverUtil/loadgenUtil: fraction of one core. */
+  stop(): { wallMs: number; serverCpuUs: number; serverUtil: number; loadgenUtil: number } {
+    const serverCpuUs = readCpuMicros(this.#pid) - this.#cpuStart;
+    const wallMs = performance.now() - this.#wallStart;
+    const self = process.cpuUsage(this.#selfStart);
+    return {
+      wallMs,
+      serverCpuUs,
+      serverUtil: serverCpuUs / 1000 / wallMs,
+      loadgenUtil: (self.user + self.system) / 1000 / wallMs,
+    };
+  }
+}

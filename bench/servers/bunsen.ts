@@ -1,0 +1,23 @@
+// Bunsen through its library API, exactly as a user's app would use it.
+// Same events as every server in bench/servers/: echo, join, broadcast.
+// Usage: bun bench/servers/bunsen.ts [port]   (or PORT=…)
+// The runner records "failed to start" if src/index.ts does not exist yet or this script throws.
+import { Server } from "../../src/index.ts";
+
+const port = Number(process.argv[2] ?? process.env.PORT ?? 3000);
+const io = new Server({ path: "/socket.io/" });
+
+io.on("connection", (socket) => {
+  socket.on("echo", (payload: unknown, ack?: (p: unknown) => void) => ack?.(payload));
+  socket.on("join", (room: string, ack?: (ok: boolean) => void) => {
+    socket.join(room);
+    ack?.(true);
+  });
+  socket.on("broadcast", ({ room, payload }: { room: string; payload: unknown }) =>
+    io.to(room).emit("msg", payload),
+  );
+});
+
+io.listen(port);
+console.log(`listening ${port}`);
+process.on("SIGTERM", () => process.exit(0));
