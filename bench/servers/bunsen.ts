@@ -18,6 +18,6 @@ io.on("connection", (socket) => {
   );
 });
 
-io.listen(port);
+io.listen({ port, hostname: "127.0.0.1" });
 console.log(`listening ${port}`);
 process.on("SIGTERM", () => process.exit(0));
