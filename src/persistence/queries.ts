@@ -1,0 +1,244 @@
+// The queries the modules need, one small function each. Expected outcomes (not a participant, bad
+// cursor, not found) are values; a database failure throws and the caller maps it to an error event.
+import { and, count, desc, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { Db } from "./db.ts";
+import {
+  conversationParticipants,
+  conversations,
+  messageReceipts,
+  messages,
+  notifications,
+  presence,
+  type Message,
+  type NewMessage,
+  type NewNotification,
+  type NewReceipt,
+  type Notification,
+  type PresenceRow,
+} from "./schema.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// Ids arrive from clients: a malformed one is "not found", not a Postgres 22P02 error.
+export function isUuid(value: unknown): value is string {
+  return typeof value === "string" && UUID.test(value);
+}
+
+export async function createConversation(
+  db: Db,
+  row: { id: string; tenantId?: string; title?: string; participantIds: readonly string[] },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.insert(conversations).values({ id: row.id, tenantId: row.tenantId, title: row.title }).onConflictDoNothing();
+    if (row.participantIds.length > 0)
+      await tx
+        .insert(conversationParticipants)
+        .values(row.participantIds.map((userId) => ({ conversationId: row.id, userId })))
+        .onConflictDoNothing();
+  });
+}
+
+export async function isParticipant(db: Db, conversationId: string, userId: string): Promise<boolean | "no-such-conversation"> {
+  const [row] = await db
+    .select({ participant: conversationParticipants.userId })
+    .from(conversations)
+    .leftJoin(
+      conversationParticipants,
+      and(eq(conversationParticipants.conversationId, conversations.id), eq(conversationParticipants.userId, userId)),
+    )
+    .where(eq(conversations.id, conversationId));
+  if (!row) return "no-such-conversation";
+  return row.participant !== null;
+}
+
+/** Multi-row insert; a replayed id is skipped, which makes retries exactly-once. */
+export async function insertMessages(db: Db, rows: NewMessage[]): Promise<void> {
+  await db.insert(messages).values(rows).onConflictDoNothing({ target: messages.id });
+}
+
+export type HistoryMessage = Omit<Message, "body"> & { body: string | null };
+export interface HistoryPage {
+  messages: HistoryMessage[];
+  /** Pass back as `before` for the next (older) page; undefined on the last page. */
+  nextCursor?: string;
+}
+
+/** Newest first, keyset-paged on (created_at, id). Deleted messages keep their place with a null body. */
+export async function history(
+  db: Db,
+  roomId: string,
+  page: { before?: string; limit: number },
+): Promise<HistoryPage | { code: "invalid_cursor" }> {
+  const cursor = page.before === undefined ? undefined : decodeCursor(page.before);
+  if (cursor === null) return { code: "invalid_cursor" };
+  const rows = await db
+    .select({ message: messages, cursorAt: sql<string>`${messages.createdAt}::text` })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.roomId, roomId),
+        cursor ? sql`(${messages.createdAt}, ${messages.id}) < (${cursor.at}::timestamptz, ${cursor.id}::uuid)` : undefined,
+      ),
+    )
+    .orderBy(desc(messages.createdAt), desc(messages.id))
+    .limit(page.limit + 1);
+  const hasMore = rows.length > page.limit;
+  const shown = hasMore ? rows.slice(0, page.limit) : rows;
+  const last = shown.at(-1);
+  return {
+    messages: shown.map(({ message }) => (message.deletedAt ? { ...message, body: null } : message)),
+    nextCursor: hasMore && last ? encodeCursor(last.cursorAt, last.message.id) : undefined,
+  };
+}
+
+// created_at travels as Postgres' own text form: microseconds survive, which a JS Date would drop.
+function encodeCursor(at: string, id: string): string {
+  return Buffer.from(JSON.stringify([at, id])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { at: string; id: string } | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString());
+    if (!Array.isArray(value) || value.length !== 2) return null;
+    const [at, id] = value;
+    return typeof at === "string" && !Number.isNaN(Date.parse(at.replace(" ", "T"))) && isUuid(id) ? { at, id } : null;
+  } catch {
+    return null;
+  }
+}
+
+export type EditOutcome = Pick<Message, "id" | "roomId" | "body" | "editedAt"> | "not_found" | "forbidden";
+
+/** Only the sender may edit; a deleted message counts as not found. */
+export async function editMessage(db: Db, edit: { id: string; senderId: string; body: string }): Promise<EditOutcome> {
+  if (!isUuid(edit.id)) return "not_found";
+  const [row] = await db
+    .update(messages)
+    .set({ body: edit.body, editedAt: sql`now()` })
+    .where(and(eq(messages.id, edit.id), eq(messages.senderId, edit.senderId), isNull(messages.deletedAt)))
+    .returning({ id: messages.id, roomId: messages.roomId, body: messages.body, editedAt: messages.editedAt });
+  return row ?? ownershipOutcome(db, edit.id);
+}
+
+export type DeleteOutcome = Pick<Message, "id" | "roomId" | "deletedAt"> | "not_found" | "forbidden";
+
+/** Soft delete by the sender; deleting twice answers the first deletion. */
+export async function deleteMessage(db: Db, target: { id: string; senderId: string }): Promise<DeleteOutcome> {
+  if (!isUuid(target.id)) return "not_found";
+  const [row] = await db
+    .update(messages)
+    .set({ deletedAt: sql`coalesce(${messages.deletedAt}, now())` })
+    .where(and(eq(messages.id, target.id), eq(messages.senderId, target.senderId)))
+    .returning({ id: messages.id, roomId: messages.roomId, deletedAt: messages.deletedAt });
+  return row ?? ownershipOutcome(db, target.id);
+}
+
+async function ownershipOutcome(db: Db, id: string): Promise<"not_found" | "forbidden"> {
+  const [row] = await db.select({ deletedAt: messages.deletedAt }).from(messages).where(eq(messages.id, id));
+  return row && row.deletedAt === null ? "forbidden" : "not_found";
+}
+
+/** Receipts only move forward: a timestamp once set is kept; a read implies delivered. */
+export async function upsertReceipts(db: Db, rows: NewReceipt[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insert(messageReceipts)
+    .values(mergeReceipts(rows))
+    .onConflictDoUpdate({
+      target: [messageReceipts.messageId, messageReceipts.userId],
+      set: {
+        deliveredAt: sql`coalesce(${messageReceipts.deliveredAt}, excluded.delivered_at, excluded.read_at)`,
+        readAt: sql`coalesce(${messageReceipts.readAt}, excluded.read_at)`,
+      },
+    });
+}
+
+// ON CONFLICT DO UPDATE refuses to touch one row twice in a statement (SQLSTATE 21000).
+function mergeReceipts(rows: NewReceipt[]): NewReceipt[] {
+  const byKey = new Map<string, NewReceipt>();
+  for (const row of rows) {
+    const key = `${row.messageId}\u0000${row.userId}`;
+    const seen = byKey.get(key);
+    byKey.set(key, {
+      messageId: row.messageId,
+      userId: row.userId,
+      deliveredAt: seen?.deliveredAt ?? row.deliveredAt ?? row.readAt,
+      readAt: seen?.readAt ?? row.readAt,
+    });
+  }
+  return [...byKey.values()];
+}
+
+export async function upsertPresence(db: Db, rows: PresenceRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const latest = new Map<string, PresenceRow>();
+  for (const row of rows) {
+    const seen = latest.get(row.userId);
+    if (!seen || !seen.lastSeen || (row.lastSeen && row.lastSeen > seen.lastSeen)) latest.set(row.userId, row);
+  }
+  await db
+    .insert(presence)
+    .values([...latest.values()])
+    .onConflictDoUpdate({
+      target: presence.userId,
+      set: { lastSeen: sql`greatest(${presence.lastSeen}, excluded.last_seen)` },
+    });
+}
+
+export async function lastSeen(db: Db, userIds: readonly string[]): Promise<Map<string, Date>> {
+  if (userIds.length === 0) return new Map();
+  const rows = await db.select().from(presence).where(inArray(presence.userId, [...userIds]));
+  return new Map(rows.map((row) => [row.userId, row.lastSeen]));
+}
+
+export async function createNotification(db: Db, row: NewNotification): Promise<Notification> {
+  const [created] = await db
+    .insert(notifications)
+    .values({ ...row, id: Bun.randomUUIDv7() })
+    .returning();
+  if (!created) throw new Error("insert returned no row");
+  return created;
+}
+
+/** Newest first; `unreadOnly` serves the bell's dropdown. */
+export async function listNotifications(
+  db: Db,
+  userId: string,
+  options: { limit: number; unreadOnly?: boolean },
+): Promise<Notification[]> {
+  return db
+    .select()
+    .from(notifications)
+    .where(and(eq(notifications.userId, userId), options.unreadOnly ? isNull(notifications.readAt) : undefined))
+    .orderBy(desc(notifications.createdAt), desc(notifications.id))
+    .limit(options.limit);
+}
+
+export async function unreadCount(db: Db, userId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(notifications)
+    .where(and(eq(notifications.userId, userId), isNull(notifications.readAt)));
+  return row?.n ?? 0;
+}
+
+/** Idempotent: reading twice answers the first read time. Another user's notification is not found. */
+export async function markNotificationRead(db: Db, id: string, userId: string): Promise<{ readAt: Date } | "not_found"> {
+  if (!isUuid(id)) return "not_found";
+  const [row] = await db
+    .update(notifications)
+    .set({ readAt: sql`coalesce(${notifications.readAt}, now())` })
+    .where(and(eq(notifications.id, id), eq(notifications.userId, userId)))
+    .returning({ readAt: notifications.readAt });
+  return row?.readAt ? { readAt: row.readAt } : "not_found";
+}
+
+/** Returns how many notifications changed from unread to read. */
+export async function markAllRead(db: Db, userId: string): Promise<number> {
+  const rows = await db
+    .update(notifications)
+    .set({ readAt: sql`now()` })
+    .where(and(eq(notifications.userId, userId), isNull(notifications.readAt)))
+    .returning({ id: notifications.id });
+  return rows.length;
+}
