@@ -1,0 +1,65 @@
+// The ready server, assembled from a Config: Socket.IO server, JWT verifier, database, write-behind
+// queue, and the modules. main.ts serves it; tests build it in-process with overrides.
+import type { Server as BunServer } from "bun";
+import { createVerifier, type Verifier } from "./auth/jwt.ts";
+import type { Config } from "./config.ts";
+import { Server, type Namespace, type ServerOptions } from "./index.ts";
+import { openDatabase, type Database } from "./persistence/db.ts";
+import { Writer } from "./persistence/writer.ts";
+import { registerAuth } from "./modules/auth.ts";
+import { registerChat } from "./modules/chat.ts";
+import type { ModuleContext } from "./modules/context.ts";
+import { Metrics } from "./modules/metrics.ts";
+import { log } from "./log.ts";
+
+export interface App extends ModuleContext {
+  /** Requests outside the Socket.IO path: the HTTP API, health, pages. */
+  fetch(req: Request, server: BunServer<any>): Response | Promise<Response>;
+  /** Graceful: disconnect sockets, flush the write-behind queue, close the database. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  /** Extra Socket.IO server options (tests shrink intervals, cluster tests pass an adapter). */
+  server?: ServerOptions;
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const verifier: Verifier = await createVerifier(config.auth);
+  const database: Database = await openDatabase({ databaseUrl: config.persistence.databaseUrl, dataDir: config.persistence.dataDir });
+  const writer = new Writer(database.db, config.persistence);
+  const io = new Server({
+    path: config.path,
+    pingInterval: config.pingIntervalMs,
+    pingTimeout: config.pingTimeoutMs,
+    connectTimeout: config.connectTimeoutMs,
+    maxHttpBufferSize: config.maxPayloadBytes,
+    allowEIO3: config.allowEIO3,
+    cors: { origin: config.cors.origins === "*" ? "*" : [...config.cors.origins], credentials: config.cors.credentials },
+    perMessageDeflate: config.perMessageDeflate ? { threshold: config.compressionThresholdBytes } : false,
+    ...options.server,
+  });
+  const namespaces: Namespace[] = config.namespaces.map((name) => io.of(name));
+  const metrics = new Metrics();
+  const ctx: ModuleContext = { io, config, database, writer, verifier, metrics, namespaces };
+  for (const nsp of namespaces) {
+    nsp.on("connection", (socket) => socket.onAny(() => { metrics.eventsIn++; }));
+  }
+  registerAuth(ctx);
+  registerChat(ctx);
+
+  io.onShutdown(async () => {
+    await writer.close();
+    await database.close();
+  });
+  log.info?.("ready server built", { database: database.kind, auth: verifier.mode, namespaces: config.namespaces.length });
+  return {
+    ...ctx,
+    fetch: (req) => {
+      const url = new URL(req.url);
+      if (url.pathname === "/healthz") return Response.json({ status: "ok" });
+      return Response.json({ error: { code: "not_found", message: `no route for ${req.method} ${url.pathname}` } }, { status: 404 });
+    },
+    close: () => io.close(),
+  };
+}
