@@ -91,6 +91,9 @@ export async function history(
   };
 }
 
+// Postgres' timestamptz output, e.g. "2025-03-01 12:00:00.123456+00" (the offset follows TimeZone).
+const PG_TIMESTAMPTZ = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2}){0,2}|Z)?$/;
+
 // created_at travels as Postgres' own text form: microseconds survive, which a JS Date would drop.
 function encodeCursor(at: string, id: string): string {
   return Buffer.from(JSON.stringify([at, id])).toString("base64url");
@@ -101,7 +104,7 @@ function decodeCursor(cursor: string): { at: string; id: string } | null {
     const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString());
     if (!Array.isArray(value) || value.length !== 2) return null;
     const [at, id] = value;
-    return typeof at === "string" && !Number.isNaN(Date.parse(at.replace(" ", "T"))) && isUuid(id) ? { at, id } : null;
+    return typeof at === "string" && PG_TIMESTAMPTZ.test(at) && isUuid(id) ? { at, id } : null;
   } catch {
     return null;
   }
