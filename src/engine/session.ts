@@ -190,7 +190,11 @@ export class Session {
         }
         return this.close("parse error");
       case CLOSE:
-        return this.close("transport close");
+        // close() leaves the WebSocket to its own close event on "transport close"; here the
+        // socket is still open and MUST be closed too (engine.io clearTransport).
+        this.close("transport close");
+        this.#ws?.close();
+        return;
       case NOOP:
         return;
       default: // OPEN from a client, or UPGRADE outside a probe
