@@ -66,6 +66,7 @@ export class Session {
   #pingTimer: Timer | null = null;
   #timeoutTimer: Timer | null = null;
   #isAwaitingPong = false;
+  #lingerTimer: Timer | null = null;
   #onEnd: (session: Session) => void;
 
   constructor(sid: string, protocol: Protocol, transport: TransportName, request: SessionRequest, timings: SessionTimings, onEnd: (session: Session) => void) {
@@ -153,6 +154,16 @@ export class Session {
 
   /** Long-polling GET. Returns the body now, or a promise settled by the next write. */
   poll(signal: AbortSignal): string | Promise<string> | "overlap" {
+    if (!this.isOpen) {
+      // A closing session's GETs: the frames written before close(), then the close packet.
+      if (this.#buffer.length > 0) {
+        const body = encodePayload(this.#buffer, this.protocol);
+        this.#buffer = [];
+        return body;
+      }
+      this.#end();
+      return encodePayload(["1"], this.protocol);
+    }
     if (this.#pendingPoll !== null) return "overlap";
     if (this.#buffer.length > 0) {
       const body = encodePayload(this.#buffer, this.protocol);
@@ -243,14 +254,36 @@ export class Session {
     this.isOpen = false;
     if (this.#pingTimer !== null) clearTimeout(this.#pingTimer);
     if (this.#timeoutTimer !== null) clearTimeout(this.#timeoutTimer);
+    // A server-side close MUST deliver what was written just before it (the DISCONNECT packets of
+    // socket.disconnect(true)) ahead of the close packet, in a separate response, as engine.io
+    // drains its write buffer first: socket.io-client defers decoded packets by a tick, so a close
+    // packet in the same payload overtakes the DISCONNECT ("transport close", not "io server disconnect").
+    const isDrained = this.#ws === null && (reason === "forced close" || reason === "server shutting down");
+    const last = isDrained ? this.#buffer : [];
+    this.#buffer = [];
     const resolve = this.#pendingPoll;
     this.#pendingPoll = null;
-    if (resolve !== null) resolve(encodePayload(["1"], this.protocol));
-    this.#buffer = [];
     if (this.#ws !== null && reason !== "transport close") this.#ws.close();
     this.#probe?.close();
-    this.#onEnd(this);
+    if (last.length === 0) {
+      if (resolve !== null) resolve(encodePayload(["1"], this.protocol));
+      this.#end();
+    } else {
+      // The session stays reachable until the client's GETs collected the frames and the close
+      // packet, or for pingTimeout at most.
+      if (resolve !== null) resolve(encodePayload(last, this.protocol));
+      else this.#buffer = last;
+      this.#lingerTimer = setTimeout(this.#end, this.#timings.pingTimeoutMs);
+      this.#lingerTimer.unref();
+    }
     this.handler?.onClose(reason);
   }
+
+  #end = (): void => {
+    if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = null;
+    this.#buffer = [];
+    this.#onEnd(this);
+  };
 }
 
