@@ -57,6 +57,9 @@ export class PacketDecoder {
     }
     const packet = this.#decoded;
     this.#decoded = undefined;
+    // socket.io-parser checks a payload only when there is one: `42` decodes to an EVENT without
+    // data, which the spec forbids (an EVENT payload is a non-empty array) and handlers cannot take.
+    if (packet !== undefined && (packet.type === PacketType.EVENT || packet.type === PacketType.BINARY_EVENT) && !Array.isArray(packet.data)) return null;
     return packet;
   }
 
