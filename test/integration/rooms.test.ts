@@ -69,7 +69,7 @@ describe.each(TRANSPORTS)("rooms over %s", (mode, transport) => {
     expect(await received(r.server, r.clients, () => {
       r.server.io.except("r1").emit("m", "outside");
       r.server.io.to("r1").except("vip").emit("m", "plain");
-    })).toEqual([[], [["m", "outside"]].slice(1).concat([["m", "plain"]]), [["m", "outside"]]]);
+    })).toEqual([[], [["m", "plain"]], [["m", "outside"]]]);
   });
 
   test.concurrent("to([a, b]) delivers once to a socket in both rooms", async () => {
