@@ -35,6 +35,8 @@ export interface OpenOptions {
   statementTimeoutMs?: number;
   /** @default 2_000 */
   pingTimeoutMs?: number;
+  /** close() waits this long for running queries, then cuts the connections. @default 5_000 */
+  closeTimeoutMs?: number;
   /** @default the repository's drizzle/ folder */
   migrationsFolder?: string;
 }
@@ -74,7 +76,7 @@ async function openPostgres(url: string, options: OpenOptions, migrationsFolder:
     db,
     kind: "postgres",
     ping: () => pingOf(db, pingTimeoutMs),
-    close: () => client.end({ timeout: 5 }),
+    close: () => client.end({ timeout: (options.closeTimeoutMs ?? 5_000) / 1000 }),
   };
 }
 

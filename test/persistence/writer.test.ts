@@ -231,6 +231,27 @@ describe("Writer against a Postgres that never answers", () => {
       await database.close();
     }
   });
+  test("flush() gives up at its deadline: retries stop and every waiting op fails once", async () => {
+    await using testDb = await createTestDatabase();
+    const url = new URL(testDb.url);
+    await using proxy = startTcpProxy({ hostname: url.hostname, port: Number(url.port || 5432) });
+    url.port = String(proxy.port);
+    const database = await openDatabase({ databaseUrl: url.href, dataDir: "", connectTimeoutMs: 1_000, closeTimeoutMs: 200 });
+    try {
+      const writer = new Writer(database.db, {
+        ...OPTIONS, batchSize: 5, maxRetries: 1_000, statementTimeoutMs: 100, flushTimeoutMs: 300,
+      });
+      proxy.setMode("blackhole");
+      const tracked = enqueueAll(writer, Array.from({ length: 12 }, (_, i) => messageOp("deadline", i)));
+      await writer.close();
+      expect(tracked.calls.every((c) => c.length === 1)).toBe(true);
+      expect(new Set(tracked.codes())).toEqual(new Set(["persist_failed"]));
+      expect(writer.stats()).toMatchObject({ depth: 0, inFlight: 0, persisted: 0, failed: 12 });
+    } finally {
+      proxy.setMode("up");
+      await database.close();
+    }
+  });
 });
 
 describe("Writer against a slow Postgres", () => {
