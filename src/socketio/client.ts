@@ -78,7 +78,9 @@ export class Client implements SessionHandler {
   }
 
   sendConnectError(nsp: string, message: string, data?: unknown): void {
-    const payload = data === undefined ? { message } : { message, data };
+    // v4 protocol (EIO3) clients get the error's data, or else its message, as the whole payload
+    // (socket.io namespace.ts `_add`; socket.io-client v2 passes it as is to its "error" event).
+    const payload = this.session.protocol === 3 ? data || message : data === undefined ? { message } : { message, data };
     this.writePacket({ type: PacketType.CONNECT_ERROR, nsp, data: payload });
   }
 

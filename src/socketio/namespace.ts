@@ -53,7 +53,7 @@ export class Namespace extends Listeners implements AdapterHost {
   // --- connection ------------------------------------------------------------------------------
 
   add(client: Client, auth: Record<string, unknown>, query?: Record<string, string>): void {
-    const socket = new Socket(this, client, auth, randomId(), query);
+    const socket = new Socket(this, client, auth, socketId(client, this.name), query);
     this.#runMiddlewares(socket, 0);
   }
 
@@ -207,4 +207,12 @@ export class ParentNamespace extends Namespace {
     for (const child of this.children) child.emit(event, ...args);
     return true;
   }
+}
+
+// v4 protocol (EIO3) clients compute their socket id from the engine sid (socket.io-client v2
+// `generateId`), so the server MUST use the same (socket.io lib/socket.ts). v5 ids never reuse the
+// sid: knowing it is enough to hijack a long-polling session.
+function socketId(client: Client, nsp: string): string {
+  if (client.session.protocol === 4) return randomId();
+  return nsp === "/" ? client.session.sid : nsp + "#" + client.session.sid;
 }
