@@ -7,4 +7,5 @@ export { RemoteSocket } from "./socketio/remote-socket.ts";
 export type { DisconnectReason } from "./socketio/reasons.ts";
 export type { Adapter, AdapterFactory, AdapterHost, BroadcastOptions, Room } from "./rooms/adapter.ts";
 export { LocalAdapter } from "./rooms/local.ts";
+export { createRedisAdapter, RedisAdapter, type RedisAdapterFactory, type RedisAdapterOptions } from "./rooms/redis.ts";
 export { ENGINE_ERRORS, type EngineError } from "./engine/handshake.ts";

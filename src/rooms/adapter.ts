@@ -38,6 +38,8 @@ export interface SocketDetails {
 export interface RoomMember extends SocketDetails {
   /** true when the socket's transport takes Bun topic frames (a v4 WebSocket). */
   readonly canSubscribe: boolean;
+  /** Private session id of connection state recovery; undefined when recovery is off. */
+  readonly pid: string | undefined;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   /** Publishes to a topic from this socket's WebSocket: every subscriber but this socket receives it. */
@@ -55,6 +57,23 @@ export interface AdapterHost {
   encode(packet: Packet): EncodedPacket;
   /** Publishes to every subscriber of a topic (Bun server.publish). */
   publish(topic: string, packet: EncodedPacket, compress: boolean): void;
+  /** Delivers another node's serverSideEmit to this namespace's listeners (an ack callback may end `args`). */
+  onServerSideEmit(args: unknown[]): void;
+  /** Connection state recovery settings, null when recovery is off (the default). */
+  readonly recovery: { readonly maxDisconnectionDurationMs: number } | null;
+}
+
+/** What connection state recovery keeps of a disconnected socket (socket.io `Session`). */
+export interface RecoverableSession {
+  readonly sid: SocketId;
+  readonly pid: string;
+  readonly rooms: Room[];
+  readonly data: unknown;
+}
+
+export interface RestoredSession extends RecoverableSession {
+  /** `data` arrays of the EVENT packets the socket missed, offsets included, oldest first. */
+  readonly missedPackets: unknown[][];
 }
 
 export interface Adapter {
@@ -85,6 +104,14 @@ export interface Adapter {
   disconnectSockets(opts: BroadcastOptions, close: boolean): void;
   serverSideEmit(args: unknown[]): void;
   close(): void | Promise<void>;
+
+  // Connection state recovery (only called when the host's `recovery` is set).
+  /** A socket disconnected for a recoverable reason: keep its session for maxDisconnectionDuration. */
+  persistSession?(session: RecoverableSession): void;
+  /** A socket with a pid ended for good (explicit disconnect): its session MUST NOT be restored. */
+  discardSession?(pid: string): void;
+  /** The stored session with the packets missed after `offset`, or null (fresh session). */
+  restoreSession?(pid: string, offset: string): RestoredSession | null | Promise<RestoredSession | null>;
 }
 
 export type AdapterFactory = (host: AdapterHost) => Adapter;

@@ -2,20 +2,25 @@
 // out natively. Sockets that cannot ride topics (long-polling, EIO3 binary framing) are kept per
 // room and written to directly. `except` and multi-room broadcasts take the iterating path.
 import type { Packet } from "socket.io-parser";
-import type { Adapter, AdapterHost, BroadcastOptions, EncodedPacket, Room, RoomMember, SocketDetails, SocketId } from "./adapter.ts";
+import type { Adapter, AdapterHost, BroadcastOptions, EncodedPacket, RecoverableSession, RestoredSession, Room, RoomMember, SocketDetails, SocketId } from "./adapter.ts";
+import { RecoveryLog } from "./recovery.ts";
 import { topicOf, topicOfNamespace } from "./topics.ts";
 
 export class LocalAdapter implements Adapter {
   readonly rooms = new Map<Room, Set<SocketId>>();
   readonly sids = new Map<SocketId, Set<Room>>();
   protected readonly host: AdapterHost;
+  /** Logged packets and stored sessions; null when connection state recovery is off. */
+  protected readonly recovery: RecoveryLog | null;
   /** Per room, the members that do not receive topic frames and are written to one by one. */
   #iterated = new Map<Room, Set<RoomMember>>();
   /** Namespace-wide counterpart of #iterated. */
   #iteratedAll = new Set<RoomMember>();
 
-  constructor(host: AdapterHost) {
+  /** `nodeId` prefixes recovery offsets; cluster adapters pass their uid. */
+  constructor(host: AdapterHost, nodeId: string = crypto.randomUUID().slice(0, 8)) {
     this.host = host;
+    this.recovery = host.recovery === null ? null : new RecoveryLog(host.recovery.maxDisconnectionDurationMs, nodeId);
   }
 
   addAll(member: RoomMember, rooms: Iterable<Room>): void {
@@ -89,6 +94,8 @@ export class LocalAdapter implements Adapter {
   }
 
   broadcast(packet: Packet, opts: BroadcastOptions): void {
+    const recovery = this.recovery;
+    if (recovery !== null && recovery.isRecoverable(packet, opts)) recovery.append(recovery.nextOffset(), packet, opts);
     const encoded = this.host.encode(packet); // once per broadcast, never per recipient
     this.deliver(encoded, opts);
   }
@@ -205,6 +212,19 @@ export class LocalAdapter implements Adapter {
 
   serverSideEmit(_args: unknown[]): void {
     // A single node has no other servers to tell; the Redis adapter overrides this.
+  }
+
+  persistSession(session: RecoverableSession): void {
+    this.recovery?.persist(session);
+  }
+
+  discardSession(pid: string): void {
+    this.recovery?.discard(pid);
+  }
+
+  restoreSession(pid: string, offset: string): RestoredSession | null | Promise<RestoredSession | null> {
+    const session = this.recovery?.take(pid) ?? null;
+    return session === null ? null : this.recovery!.missedPackets(session, offset);
   }
 
   close(): void {}

@@ -1,7 +1,7 @@
 // A namespace: its sockets, connection middlewares, adapter, and broadcast entry points.
 // Dynamic namespaces (a regex or a function decides) create children through ParentNamespace.
 // API as socket.io 4.x lib/namespace.ts and lib/parent-namespace.ts.
-import type { Adapter, AdapterHost, EncodedPacket, Room } from "../rooms/adapter.ts";
+import type { Adapter, AdapterHost, EncodedPacket, RestoredSession, Room } from "../rooms/adapter.ts";
 import { randomId } from "../engine/engine.ts";
 import { BroadcastOperator } from "./broadcast.ts";
 import type { Client } from "./client.ts";
@@ -24,6 +24,7 @@ export class Namespace extends Listeners implements AdapterHost {
   readonly server: Server;
   readonly sockets = new Map<string, Socket>();
   readonly adapter: Adapter;
+  readonly recovery: { readonly maxDisconnectionDurationMs: number } | null;
   #middlewares: Middleware[] = [];
   #nextAckId = 0;
 
@@ -31,6 +32,8 @@ export class Namespace extends Listeners implements AdapterHost {
     super();
     this.server = server;
     this.name = name;
+    const recovery = server.options.connectionStateRecovery;
+    this.recovery = recovery === null ? null : { maxDisconnectionDurationMs: recovery.maxDisconnectionDuration };
     this.adapter = server.createAdapter(this);
   }
 
@@ -53,18 +56,43 @@ export class Namespace extends Listeners implements AdapterHost {
   // --- connection ------------------------------------------------------------------------------
 
   add(client: Client, auth: Record<string, unknown>, query?: Record<string, string>): void {
-    const socket = new Socket(this, client, auth, socketId(client, this.name), query);
-    this.#runMiddlewares(socket, 0);
+    const { pid, offset } = auth;
+    if (this.recovery === null || typeof pid !== "string" || typeof offset !== "string" || this.adapter.restoreSession === undefined) {
+      return this.#create(client, auth, query, null);
+    }
+    // Connection state recovery (socket.io namespace.ts `_createSocket`): a failed restore is a fresh session.
+    const restored = this.adapter.restoreSession(pid, offset);
+    if (!(restored instanceof Promise)) return this.#create(client, auth, query, restored);
+    restored.then(
+      (session) => this.#create(client, auth, query, session),
+      (err) => {
+        log.warn?.("session restore failed", { nsp: this.name, err });
+        this.#create(client, auth, query, null);
+      },
+    );
   }
 
-  #runMiddlewares(socket: Socket, index: number): void {
-    if (index === this.#middlewares.length) return this.#accept(socket);
+  #create(client: Client, auth: Record<string, unknown>, query: Record<string, string> | undefined, session: RestoredSession | null): void {
+    // A session whose socket is still connected here is not restored twice.
+    if (session !== null && this.sockets.has(session.sid)) session = null;
+    const socket = new Socket(this, client, auth, session?.sid ?? socketId(client, this.name), query);
+    if (this.recovery === null) return this.#runMiddlewares(socket, 0, null);
+    socket.pid = session?.pid ?? randomId();
+    if (session === null) return this.#runMiddlewares(socket, 0, null);
+    socket.data = session.data;
+    socket.recovered = true;
+    if (this.server.options.connectionStateRecovery!.skipMiddlewares) return this.#accept(socket, session);
+    this.#runMiddlewares(socket, 0, session);
+  }
+
+  #runMiddlewares(socket: Socket, index: number, session: RestoredSession | null): void {
+    if (index === this.#middlewares.length) return this.#accept(socket, session);
     let isCalled = false;
     const next = (err?: ConnectError) => {
       if (isCalled) return;
       isCalled = true;
       if (err) return this.#refuse(socket, err);
-      this.#runMiddlewares(socket, index + 1);
+      this.#runMiddlewares(socket, index + 1, session);
     };
     try {
       this.#middlewares[index]!(socket, next);
@@ -79,12 +107,18 @@ export class Namespace extends Listeners implements AdapterHost {
     if (socket.client.session.isOpen) socket.client.sendConnectError(this.name, err.message, err.data);
   }
 
-  #accept(socket: Socket): void {
+  #accept(socket: Socket, session: RestoredSession | null): void {
     const client = socket.client;
     if (!client.session.isOpen) return client.connectSettled(this.name, null);
     this.sockets.set(socket.id, socket);
     socket.onConnect();
     client.connectSettled(this.name, socket);
+    if (session !== null) {
+      this.adapter.addAll(socket, session.rooms);
+      // Missed packets go before the CONNECT reply: the client buffers them and emits them just
+      // before "connect" (socket.io socket.ts constructor, client socket.ts `receiveBuffer`).
+      for (const data of session.missedPackets) this.emitToSocket(socket, { type: PacketType.EVENT, nsp: this.name, data }, {});
+    }
     // v5 answers CONNECT with the socket id (Flutter's client refuses a reply without it);
     // v4 (EIO3) clients expect no payload.
     const data = client.session.protocol === 3 ? undefined : socket.pid === undefined ? { sid: socket.id } : { sid: socket.id, pid: socket.pid };

@@ -44,6 +44,18 @@ export interface ServerOptions {
   allowRequest?: (req: Request, address: string) => EngineError | undefined;
   /** Remove a dynamic namespace's child once its last socket leaves. @default false */
   cleanupEmptyChildNamespaces?: boolean;
+  /**
+   * Connection state recovery (socket.io >= 4.6): a client back within `maxDisconnectionDuration`
+   * gets its id, rooms, data and missed packets. Events then carry their offset as an extra last
+   * argument (clients that don't know recovery, e.g. Flutter's, see it as one more argument).
+   * @default undefined (off)
+   */
+  connectionStateRecovery?: {
+    /** @default 120000 */
+    maxDisconnectionDuration?: number;
+    /** Skip `use()` middlewares when a session is restored. @default true */
+    skipMiddlewares?: boolean;
+  };
 }
 
 export interface ResolvedOptions {
@@ -56,6 +68,8 @@ export interface ResolvedOptions {
   /** -1 when permessage-deflate is off. */
   readonly compressionThreshold: number;
   readonly cleanupEmptyChildNamespaces: boolean;
+  /** null when connection state recovery is off. */
+  readonly connectionStateRecovery: { readonly maxDisconnectionDuration: number; readonly skipMiddlewares: boolean } | null;
 }
 
 const DEFAULTS = {
@@ -70,6 +84,8 @@ const DEFAULTS = {
   maxAttachments: 10,
   compressionThreshold: 1024,
   cleanupEmptyChildNamespaces: false,
+  maxDisconnectionDuration: 120_000,
+  skipMiddlewares: true, // socket.io's code default (its docs example shows false)
   /** Volatile packets are dropped once a WebSocket has this much unsent data. */
   volatileDropBytes: 64 * 1024,
 };
@@ -109,6 +125,10 @@ export class Server extends Listeners {
       maxAttachments: options.maxAttachments ?? DEFAULTS.maxAttachments,
       compressionThreshold: threshold,
       cleanupEmptyChildNamespaces: options.cleanupEmptyChildNamespaces ?? DEFAULTS.cleanupEmptyChildNamespaces,
+      connectionStateRecovery: options.connectionStateRecovery === undefined ? null : Object.freeze({
+        maxDisconnectionDuration: options.connectionStateRecovery.maxDisconnectionDuration ?? DEFAULTS.maxDisconnectionDuration,
+        skipMiddlewares: options.connectionStateRecovery.skipMiddlewares ?? DEFAULTS.skipMiddlewares,
+      }),
     });
     this.#adapterFactory = options.adapter ?? ((host) => new LocalAdapter(host));
     this.engine = new Engine({

@@ -7,7 +7,7 @@ import type { Client } from "./client.ts";
 import { invoke, Listeners, type Listener } from "./listeners.ts";
 import type { Namespace } from "./namespace.ts";
 import { assertEmittable, encodePacket, PacketType, type Packet } from "./packets.ts";
-import type { DisconnectReason } from "./reasons.ts";
+import { RECOVERABLE_REASONS, type DisconnectReason } from "./reasons.ts";
 import { log } from "../log.ts";
 
 export interface Handshake {
@@ -98,7 +98,13 @@ export class Socket extends Listeners implements RoomMember {
       this.#registerAck(id, ack, flags.timeout);
     }
     if (this.#anyOutgoingListeners !== null) this.#notifyAny(this.#anyOutgoingListeners, data);
-    this.nsp.emitToSocket(this, packet, flags);
+    // With recovery on, a private event goes through the adapter to the socket's own room, so it is
+    // logged with an offset and replayed after a reconnection (socket.io lib/socket.ts `emit`).
+    if (this.pid !== undefined && packet.id === undefined && flags.volatile !== true) {
+      this.nsp.adapter.broadcast(packet, { rooms: new Set([this.id]), except: new Set(), flags });
+    } else {
+      this.nsp.emitToSocket(this, packet, flags);
+    }
     return true;
   }
 
@@ -344,6 +350,15 @@ export class Socket extends Listeners implements RoomMember {
     this.nsp.adapter.addAll(this, [this.id]);
   }
 
+  #endSession(reason: DisconnectReason): void {
+    const adapter = this.nsp.adapter;
+    if (RECOVERABLE_REASONS.has(reason)) {
+      adapter.persistSession?.({ sid: this.id, pid: this.pid!, rooms: [...this.rooms], data: this.data });
+    } else {
+      adapter.discardSession?.(this.pid!);
+    }
+  }
+
   /**
    * Disconnects this socket from its namespace; with `close`, ends the whole connection
    * (every namespace on it). The client sees "io server disconnect".
@@ -363,6 +378,7 @@ export class Socket extends Listeners implements RoomMember {
   onClose(reason: DisconnectReason, description?: unknown): void {
     if (!this.connected) return;
     this.emitReserved("disconnecting", reason, description);
+    if (this.pid !== undefined) this.#endSession(reason);
     this.nsp.adapter.delAll(this);
     this.nsp.remove(this);
     this.client.remove(this);
