@@ -31,28 +31,43 @@ export function readRssBytes(pid: number): number {
   return match ? Number(match[1]) * 1024 : NaN;
 }
 
+/** CPU time all cores spent busy so far (every state but idle and iowait), in microseconds. */
+export function readMachineBusyMicros(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+  const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
+  const ticks = user! + nice! + system! + irq! + softirq! + steal!;
+  return (ticks * 1e6) / CLOCK_TICKS_PER_S;
+}
+
 /** CPU and wall time across a measurement window. */
 export class CpuWindow {
   readonly #pid: number;
   readonly #cpuStart: number;
   readonly #wallStart = performance.now();
   readonly #selfStart = process.cpuUsage();
+  readonly #machineStart = readMachineBusyMicros();
 
   constructor(pid: number) {
     this.#pid = pid;
     this.#cpuStart = readCpuMicros(pid);
   }
 
-  /** serverCpuUs: server CPU µs; serverUtil/loadgenUtil: fraction of one core. */
-  stop(): { wallMs: number; serverCpuUs: number; serverUtil: number; loadgenUtil: number } {
+  /**
+   * serverCpuUs: server CPU µs. serverUtil, loadgenUtil: fraction of one core. otherLoad: cores
+   * used by every other process (other engineers' tests, databases): the window's noise.
+   */
+  stop(): { wallMs: number; serverCpuUs: number; serverUtil: number; loadgenUtil: number; otherLoad: number } {
     const serverCpuUs = readCpuMicros(this.#pid) - this.#cpuStart;
+    const machineUs = readMachineBusyMicros() - this.#machineStart;
     const wallMs = performance.now() - this.#wallStart;
     const self = process.cpuUsage(this.#selfStart);
+    const loadgenUs = self.user + self.system;
     return {
       wallMs,
       serverCpuUs,
       serverUtil: serverCpuUs / 1000 / wallMs,
-      loadgenUtil: (self.user + self.system) / 1000 / wallMs,
+      loadgenUtil: loadgenUs / 1000 / wallMs,
+      otherLoad: Math.max(0, machineUs - serverCpuUs - loadgenUs) / 1000 / wallMs,
     };
   }
 }

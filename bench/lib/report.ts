@@ -139,6 +139,7 @@ const SCENARIO_TABLES: { scenario: string; title: string; about: string; columns
       { head: "KiB/idle conn", get: (r) => r.rssPerConnKiB },
       { head: "server util", get: (r) => r.serverUtil },
       { head: "loadgen util", get: (r) => flagged(r.loadgenUtil) },
+      { head: "other load", get: (r) => noisy(r.otherLoad) },
     ],
   },
   {
@@ -156,6 +157,7 @@ const SCENARIO_TABLES: { scenario: string; title: string; about: string; columns
       { head: "CPU µs/echo", get: (r) => r.serverCpuUsPerEcho },
       { head: "server util", get: (r) => r.serverUtil },
       { head: "sender max lag ms", get: (r) => r.schedulerMaxLagMs },
+      { head: "other load", get: (r) => noisy(r.otherLoad) },
     ],
   },
   {
@@ -169,6 +171,7 @@ const SCENARIO_TABLES: { scenario: string; title: string; about: string; columns
       { head: "CPU µs/echo", get: (r) => r.serverCpuUsPerEcho },
       { head: "server util", get: (r) => r.serverUtil },
       { head: "loadgen util", get: (r) => flagged(r.loadgenUtil) },
+      { head: "other load", get: (r) => noisy(r.otherLoad) },
     ],
   },
   {
@@ -191,6 +194,7 @@ const SCENARIO_TABLES: { scenario: string; title: string; about: string; columns
       { head: "CPU µs/delivery", get: (r) => r.saturated?.serverCpuUsPerDelivery },
       { head: "server util", get: (r) => r.saturated?.serverUtil },
       { head: "loadgen util", get: (r) => flagged(r.saturated?.loadgenUtil) },
+      { head: "other load", get: (r) => noisy(Math.max(r.rate?.otherLoad ?? 0, r.saturated?.otherLoad ?? 0)) },
     ],
   },
   {
@@ -208,6 +212,7 @@ const SCENARIO_TABLES: { scenario: string; title: string; about: string; columns
       { head: "polling p99 ms", get: (r) => r.rate?.pollingLatencyMs?.p99 },
       { head: "CPU µs/delivery", get: (r) => r.rate?.serverCpuUsPerDelivery },
       { head: "server util", get: (r) => r.rate?.serverUtil },
+      { head: "other load", get: (r) => noisy(r.rate?.otherLoad) },
     ],
   },
 ];
@@ -236,10 +241,15 @@ function scenarioTables(results: Results): string[] {
     "‡ the load generator used ≥ 90 % of its core: the throughput shown is the client's limit, not the server's. " +
       "Server CPU µs per operation stays comparable across servers either way; it is the figure to compare.",
     "",
+    `§ other load: cores kept busy by processes other than the server and the load generator during the window ` +
+      `(from /proc/stat). Above ${NOISY} the figures in that row are disturbed, latency percentiles most of all.`,
+    "",
   );
   return out;
 }
 
+const NOISY = 0.2; // cores of foreign load in a window
+const noisy = (u: unknown) => (typeof u === "number" && u > NOISY ? `${u} §` : u);
 const flagged = (u: unknown) => (typeof u === "number" && u >= CLIENT_BOUND ? `${u} ‡` : u);
 const oneLine = (s: string) => s.replace(/\s+/g, " ").replaceAll("|", "\\|").slice(0, 300);
 

@@ -47,6 +47,7 @@ export async function connections(ctx: ScenarioContext): Promise<ScenarioResult>
       serverCpuUsPerConn: round1(window.serverCpuUs / Math.max(1, clients.length)),
       serverUtil: round2(window.serverUtil),
       loadgenUtil: round2(window.loadgenUtil),
+      otherLoad: round2(window.otherLoad),
       rssBeforeMiB: round1(rssBeforeBytes / 2 ** 20),
       rssAfterMiB: round1(rssAfterBytes / 2 ** 20),
       rssPerConnKiB: round1((rssAfterBytes - rssBeforeBytes) / 1024 / Math.max(1, clients.length)),

@@ -80,6 +80,7 @@ export async function echoRate(ctx: ScenarioContext): Promise<ScenarioResult> {
       serverCpuUsPerEcho: round2(window.serverCpuUs / Math.max(1, measuredSentCount)),
       serverUtil: round2(window.serverUtil),
       loadgenUtil: round2(window.loadgenUtil),
+      otherLoad: round2(window.otherLoad),
     };
   } finally {
     for (const c of clients) c.close();
@@ -130,6 +131,7 @@ export async function echoSaturated(ctx: ScenarioContext): Promise<ScenarioResul
       serverCpuUsPerEcho: round2(window.serverCpuUs / Math.max(1, measuredCount)),
       serverUtil: round2(window.serverUtil),
       loadgenUtil: round2(window.loadgenUtil),
+      otherLoad: round2(window.otherLoad),
     };
   } finally {
     for (const c of clients) c.close();

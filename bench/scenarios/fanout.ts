@@ -115,6 +115,7 @@ async function run(ctx: ScenarioContext, opts: Options): Promise<ScenarioResult>
       serverCpuUsPerDelivery: round2(rateWindow.serverCpuUs / Math.max(1, rateDeliveredCount)),
       serverUtil: round2(rateWindow.serverUtil),
       loadgenUtil: round2(rateWindow.loadgenUtil),
+      otherLoad: round2(rateWindow.otherLoad),
     };
 
     let saturated: Record<string, unknown> | null = null;
@@ -165,6 +166,7 @@ async function run(ctx: ScenarioContext, opts: Options): Promise<ScenarioResult>
         serverCpuUsPerDelivery: round2(window.serverCpuUs / Math.max(1, count)),
         serverUtil: round2(window.serverUtil),
         loadgenUtil: round2(window.loadgenUtil),
+      otherLoad: round2(window.otherLoad),
       };
     }
   } finally {
