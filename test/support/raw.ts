@@ -200,7 +200,7 @@ export async function poll(base: string, sid: string, options: EngineQuery & { s
 }
 
 /** One long-polling POST on session `sid`; `body` is sent as is (use encodePayload to join packets). */
-export async function post(base: string, sid: string, body: string | Uint8Array, options: EngineQuery & { headers?: Record<string, string> } = {}): Promise<Response> {
+export async function post(base: string, sid: string, body: string | Uint8Array<ArrayBuffer>, options: EngineQuery & { headers?: Record<string, string> } = {}): Promise<Response> {
   const headers = { "Content-Type": typeof body === "string" ? "text/plain;charset=UTF-8" : "application/octet-stream", ...options.headers };
   return fetch(engineUrl(base, { ...options, sid }, false, "polling"), { method: "POST", body, headers });
 }
