@@ -215,6 +215,7 @@ export class Session {
 
   /** A packet on the upgrade probe WebSocket: `2probe` → `3probe` (+ noop to the poll), then `5`. */
   onProbePacket(ws: ServerWebSocket<WsData>, packet: EnginePacket): void {
+    if (!this.isOpen && ws === this.#probe && packet.type === UPGRADE) return this.#closeThroughProbe(ws);
     if (!this.isOpen || this.transport !== "polling") return ws.close(1008);
     this.#probe = ws;
     if (packet.type === PING && packet.data === "probe") {
@@ -264,13 +265,16 @@ export class Session {
     const resolve = this.#pendingPoll;
     this.#pendingPoll = null;
     if (this.#ws !== null && reason !== "transport close") this.#ws.close();
-    this.#probe?.close();
-    if (last.length === 0) {
+    if (!isDrained || (resolve !== null && last.length === 0)) {
+      this.#probe?.close();
       if (resolve !== null) resolve(encodePayload(["1"], this.protocol));
       this.#end();
     } else {
-      // The session stays reachable until the client's GETs collected the frames and the close
-      // packet, or for pingTimeout at most.
+      // A probe that answered `3probe` stays open: the client may have paused polling for it
+      // and will send `5` there instead of another GET (see #closeThroughProbe).
+      // Like engine.io's polling `shouldClose`: the session stays reachable until the client's
+      // GETs collected the last frames and the close packet (without it the next GET gets an
+      // unknown sid and the client reports "transport error"), or for pingTimeout at most.
       if (resolve !== null) resolve(encodePayload(last, this.protocol));
       else this.#buffer = last;
       this.#lingerTimer = setTimeout(this.#end, this.#timings.pingTimeoutMs);
@@ -283,7 +287,20 @@ export class Session {
     if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer);
     this.#lingerTimer = null;
     this.#buffer = [];
+    this.#probe?.close();
     this.#onEnd(this);
   };
+
+  // Closed mid-upgrade: the client paused polling after `3probe` and completes the upgrade, so
+  // the last frames and the close packet leave through the new WebSocket. Closing the probe
+  // instead leaves the client paused, deaf until its own ping timeout (pingInterval + pingTimeout).
+  #closeThroughProbe(ws: ServerWebSocket<WsData>): void {
+    ws.data.isProbe = false;
+    this.#probe = null;
+    for (const frame of this.#buffer) ws.send(typeof frame === "string" || this.protocol === 4 ? frame : binaryFrameV3(frame));
+    ws.send("1");
+    ws.close();
+    this.#end();
+  }
 }
 
