@@ -24,7 +24,7 @@ export function uniqueKey(): string {
 
 /** Starts a node; resolves once its subscriptions are active (a barrier command on the sub connection). */
 export async function startNode(key: string, options: ServerOptions = {}, setup?: (io: Server) => void, url = redisUrl): Promise<Node> {
-  const pub = new Redis(url, { lazyConnect: false });
+  const pub = new Redis(url);
   const sub = new Redis(url);
   pub.on("error", () => {});
   sub.on("error", () => {});
@@ -33,7 +33,7 @@ export async function startNode(key: string, options: ServerOptions = {}, setup?
   setup?.(io);
   const bun = io.listen({ port: 0, hostname: "127.0.0.1" });
   // Commands on one connection run in order: once this resolves, the adapters' subscriptions are active.
-  await sub.subscribe(key + "-barrier");
+  await Promise.all([sub.subscribe(key + "-barrier"), pub.ping()]); // pub ready: publishes are not dropped
   return { io, url: `http://127.0.0.1:${bun.port}`, pub, sub, adapter };
 }
 
