@@ -8,8 +8,15 @@ import { openDatabase, type Database } from "./persistence/db.ts";
 import { Writer } from "./persistence/writer.ts";
 import { registerAuth } from "./modules/auth.ts";
 import { registerChat } from "./modules/chat.ts";
+import { registerHistory } from "./modules/history.ts";
+import { registerNotifications } from "./modules/notifications.ts";
+import { registerPresence } from "./modules/presence.ts";
+import { registerStats } from "./modules/stats.ts";
+import { registerTyping } from "./modules/typing.ts";
 import type { ModuleContext } from "./modules/context.ts";
 import { Metrics } from "./modules/metrics.ts";
+import { registerAdmin } from "./modules/admin.ts";
+import { createRouter } from "./http/routes.ts";
 import { log } from "./log.ts";
 
 export interface App extends ModuleContext {
@@ -22,6 +29,8 @@ export interface App extends ModuleContext {
 export interface AppOptions {
   /** Extra Socket.IO server options (tests shrink intervals, cluster tests pass an adapter). */
   server?: ServerOptions;
+  /** Module timings (tests shrink them). */
+  modules?: { typingTtlMs?: number; presenceGraceMs?: number };
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -47,6 +56,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   registerAuth(ctx);
   registerChat(ctx);
+  registerAdmin(ctx);
+  registerTyping(ctx, { ttlMs: options.modules?.typingTtlMs });
+  registerPresence(ctx, { graceMs: options.modules?.presenceGraceMs });
+  registerNotifications(ctx);
+  registerHistory(ctx);
+  registerStats(ctx);
 
   io.onShutdown(async () => {
     await writer.close();
@@ -55,11 +70,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   log.info?.("ready server built", { database: database.kind, auth: verifier.mode, namespaces: config.namespaces.length });
   return {
     ...ctx,
-    fetch: (req) => {
-      const url = new URL(req.url);
-      if (url.pathname === "/healthz") return Response.json({ status: "ok" });
-      return Response.json({ error: { code: "not_found", message: `no route for ${req.method} ${url.pathname}` } }, { status: 404 });
-    },
+    fetch: createRouter(ctx),
     close: () => io.close(),
   };
 }

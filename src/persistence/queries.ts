@@ -203,16 +203,20 @@ export async function createNotification(db: Db, row: NewNotification): Promise<
   return created;
 }
 
-/** Newest first; `unreadOnly` serves the bell's dropdown. */
+/** Newest first; `unreadOnly` serves the bell's dropdown; `before` (a notification id) pages on. */
 export async function listNotifications(
   db: Db,
   userId: string,
-  options: { limit: number; unreadOnly?: boolean },
+  options: { limit: number; unreadOnly?: boolean; before?: string },
 ): Promise<Notification[]> {
+  if (options.before !== undefined && !isUuid(options.before)) return [];
+  const before = options.before === undefined
+    ? undefined
+    : sql`(${notifications.createdAt}, ${notifications.id}) < (select b.created_at, b.id from notifications b where b.id = ${options.before}::uuid and b.user_id = ${userId})`;
   return db
     .select()
     .from(notifications)
-    .where(and(eq(notifications.userId, userId), options.unreadOnly ? isNull(notifications.readAt) : undefined))
+    .where(and(eq(notifications.userId, userId), options.unreadOnly ? isNull(notifications.readAt) : undefined, before))
     .orderBy(desc(notifications.createdAt), desc(notifications.id))
     .limit(options.limit);
 }
