@@ -15,6 +15,8 @@ import { registerStats } from "./modules/stats.ts";
 import { registerTyping } from "./modules/typing.ts";
 import type { ModuleContext } from "./modules/context.ts";
 import { Metrics } from "./modules/metrics.ts";
+import { registerAdmin } from "./modules/admin.ts";
+import { createRouter } from "./http/routes.ts";
 import { log } from "./log.ts";
 
 export interface App extends ModuleContext {
@@ -54,6 +56,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   registerAuth(ctx);
   registerChat(ctx);
+  registerAdmin(ctx);
   registerTyping(ctx, { ttlMs: options.modules?.typingTtlMs });
   registerPresence(ctx, { graceMs: options.modules?.presenceGraceMs });
   registerNotifications(ctx);
@@ -67,11 +70,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   log.info?.("ready server built", { database: database.kind, auth: verifier.mode, namespaces: config.namespaces.length });
   return {
     ...ctx,
-    fetch: (req) => {
-      const url = new URL(req.url);
-      if (url.pathname === "/healthz") return Response.json({ status: "ok" });
-      return Response.json({ error: { code: "not_found", message: `no route for ${req.method} ${url.pathname}` } }, { status: 404 });
-    },
+    fetch: createRouter(ctx),
     close: () => io.close(),
   };
 }

@@ -1,0 +1,26 @@
+// Operations endpoints, public like any load balancer's probes: GET /healthz (the process answers),
+// GET /readyz (the database, and Redis when configured, answer; 503 otherwise), GET /metrics
+// (Prometheus text format 0.0.4, bunsen_* names).
+import type { ModuleContext } from "../modules/context.ts";
+import { HttpError } from "./errors.ts";
+import { prometheusText } from "./prometheus.ts";
+import type { Route } from "./routes.ts";
+import type { Throttle } from "./throttle.ts";
+
+export function opsRoutes(ctx: ModuleContext, throttle: Throttle): Route[] {
+  return [
+    { method: "GET", path: "/healthz", isProtected: false, handler: () => Response.json({ status: "ok" }) },
+    { method: "GET", path: "/readyz", isProtected: false, handler: () => ready(ctx) },
+    {
+      method: "GET", path: "/metrics", isProtected: false,
+      handler: () => new Response(prometheusText(ctx, throttle), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" } }),
+    },
+  ];
+}
+
+async function ready(ctx: ModuleContext): Promise<Response> {
+  const checks: Record<string, boolean> = { database: await ctx.database.ping() };
+  const failing = Object.keys(checks).filter((name) => !checks[name]);
+  if (failing.length > 0) throw new HttpError(503, `not ready: ${failing.join(", ")} unreachable`, { details: { checks } });
+  return Response.json({ status: "ready", checks });
+}

@@ -1,0 +1,94 @@
+// The HTTP router for every request outside the Socket.IO path: (req) => Response.
+// A flat table of routes (method, path with :params, protected or not); no match → 404 JSON, a
+// path that exists under another method → 405 JSON with Allow. Errors become Responses only in
+// errors.ts.
+import type { ModuleContext } from "../modules/context.ts";
+import { log } from "../log.ts";
+import { apiRoutes } from "./api.ts";
+import { createApiAuth } from "./auth.ts";
+import { errorResponse, HttpError } from "./errors.ts";
+import { opsRoutes } from "./ops.ts";
+import { pageRoutes } from "./pages.ts";
+import { Throttle } from "./throttle.ts";
+
+export type Params = Record<string, string>;
+export type Handler = (req: Request, params: Params) => Response | Promise<Response>;
+
+export interface Route {
+  method: "GET" | "POST";
+  /** Literal segments and `:name` params: "/api/users/:id/emit". */
+  path: string;
+  /** true: needs the API key or an admin JWT (auth.ts). */
+  isProtected: boolean;
+  handler: Handler;
+}
+
+interface CompiledRoute extends Route {
+  segments: string[];
+}
+
+export type Router = (req: Request) => Promise<Response>;
+
+export function createRouter(ctx: ModuleContext): Router {
+  const throttle = new Throttle();
+  ctx.io.onShutdown(() => throttle.close());
+  const auth = createApiAuth(ctx.config.apiKey, ctx.verifier);
+  const routes: CompiledRoute[] = [...opsRoutes(ctx, throttle), ...apiRoutes(ctx, throttle), ...pageRoutes(ctx)].map((route) => ({
+    ...route,
+    segments: route.path.split("/").slice(1),
+  }));
+
+  return async (req) => {
+    const started = performance.now();
+    let response: Response;
+    try {
+      response = await dispatch(routes, req, auth.authorize);
+    } catch (error) {
+      response = errorResponse(error, req);
+    }
+    log.debug?.("http", { method: req.method, path: new URL(req.url).pathname, status: response.status, ms: performance.now() - started });
+    return response;
+  };
+}
+
+async function dispatch(routes: CompiledRoute[], req: Request, authorize: (req: Request) => Promise<unknown>): Promise<Response> {
+  const { pathname } = new URL(req.url);
+  const segments = pathname.split("/").slice(1);
+  // HEAD is GET without the body (health probes use it).
+  const method = req.method === "HEAD" ? "GET" : req.method;
+  const allowed: string[] = [];
+  for (const route of routes) {
+    const params = match(route.segments, segments);
+    if (params === null) continue;
+    if (route.method !== method) {
+      allowed.push(route.method);
+      continue;
+    }
+    if (route.isProtected) await authorize(req);
+    const response = await route.handler(req, params);
+    return req.method === "HEAD" ? new Response(null, response) : response;
+  }
+  if (allowed.length > 0) {
+    const allow = [...new Set(allowed)].join(", ");
+    throw new HttpError(405, `${req.method} is not allowed on ${pathname} (allowed: ${allow})`, { headers: { Allow: allow } });
+  }
+  throw new HttpError(404, `no route for ${req.method} ${pathname}`);
+}
+
+function match(pattern: string[], segments: string[]): Params | null {
+  if (pattern.length !== segments.length) return null;
+  const params: Params = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const expected = pattern[i]!;
+    const actual = segments[i]!;
+    if (expected.startsWith(":")) {
+      if (actual === "") return null;
+      try {
+        params[expected.slice(1)] = decodeURIComponent(actual);
+      } catch {
+        throw new HttpError(400, `${expected.slice(1)}: invalid percent-encoding in the path`);
+      }
+    } else if (expected !== actual) return null;
+  }
+  return params;
+}
