@@ -38,6 +38,8 @@ export interface LimitsConfig {
   readonly historyMaxLimit: number;
   readonly recoveryMaxDisconnectionMs: number;
 }
+  readonly maxBufferedBytes: number;
+  readonly maxBackpressureMs: number;
 
 export interface Config {
   readonly nodeEnv: string;
@@ -98,11 +100,13 @@ export const DEFAULTS = {
   NODE_ID: undefined, //                this node's id in a cluster; default random
   API_KEY: undefined, //                HTTP API key; unset = the HTTP API requires an admin JWT
   NAMESPACES: "/,/chat,/messaging,/social,/notifications,/notification,/orders,/provisioning,/billing,/admin",
-  MAX_CONNECTIONS: "0", //              0 = unlimited
-  MAX_CONNECTIONS_PER_IP: "0", //       0 = unlimited
-  RATE_LIMIT_EVENTS: "100", //          events a socket may send per window (0 = unlimited)
+  MAX_CONNECTIONS: "0", //              live connections; past it a handshake gets 503 {code:4,message:"Server full"}; 0 = unlimited
+  MAX_CONNECTIONS_PER_IP: "0", //       live connections per client address; past it 503 (behind a proxy all share one address); 0 = unlimited
+  RATE_LIMIT_EVENTS: "100", //          events a socket may send per window (token bucket; 0 = unlimited); an event over it is skipped and answered with "error" {code:"rate_limited",retryAfterMs}; at 3x the limit the connection is closed
   RATE_LIMIT_WINDOW_MS: "60000", //     rate-limit window
-  MAX_ROOMS_PER_SOCKET: "1000", //      rooms one socket may join
+  MAX_ROOMS_PER_SOCKET: "1000", //      rooms one socket may be in; a join past it is refused {code:"too_many_rooms"}
+  MAX_BUFFERED_BYTES: "1048576", //     unsent bytes per connection (WebSocket backpressure limit, polling buffer); past it the connection ends with reason "slow consumer" (volatile events are dropped from 64 KiB on)
+  MAX_BACKPRESSURE_MS: "30000", //      a WebSocket backpressured this long while written to ends with "slow consumer"
   HISTORY_MAX_LIMIT: "100", //          largest page the history API returns
   RECOVERY_MAX_DISCONNECTION_MS: "120000", // connection state recovery window; 0 disables recovery
 } as const satisfies Record<string, string | undefined>;
@@ -172,6 +176,8 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
 }
+      maxBufferedBytes: r.int("MAX_BUFFERED_BYTES", 1024),
+      maxBackpressureMs: r.int("MAX_BACKPRESSURE_MS", 1),
 
 function readAuth(r: Reader, isProduction: boolean): AuthConfig {
   const secret = r.optional("JWT_SECRET");

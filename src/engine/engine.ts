@@ -27,6 +27,16 @@ export interface EngineOptions {
   /** Checked before a session is created; return an error to refuse the handshake. */
   allowRequest?: (req: Request, address: string) => EngineError | undefined;
   volatileDropBytes: number;
+  /** Live sessions in all; past it a handshake gets 503. 0 = unlimited. */
+  maxConnections: number;
+  /** Live sessions per remote address; past it a handshake gets 503. 0 = unlimited. */
+  maxConnectionsPerIp: number;
+  /** Unsent bytes a session may hold (Bun's backpressureLimit; the polling buffer) before "slow consumer". */
+  maxBufferedBytes: number;
+  /** How long a WebSocket may stay over Bun's backpressure mark while still being written to. */
+  maxBackpressureMs: number;
+  /** Frames Bun may drop (send status 0) on one WebSocket before it is closed. */
+  maxDroppedFrames: number;
 }
 
 const TEXT_HEADERS = { "Content-Type": "text/plain; charset=UTF-8" };
@@ -39,6 +49,9 @@ export class Engine {
   #bunServer: BunServer<WsData> | null = null;
   #allowedOrigins: Set<string> | null;
   #upgrades: readonly string[];
+  /** Sessions counted against the limits, per remote address; a session counts from creation to its end. */
+  #perAddress = new Map<string, number>();
+  #connectionCount = 0;
 
   constructor(options: EngineOptions) {
     this.options = options;
@@ -69,7 +82,7 @@ export class Engine {
 
     if (query.sid === null) {
       const address = server.requestIP(req)?.address ?? "";
-      const refusal = this.options.allowRequest?.(req, address);
+      const refusal = this.#checkLimits(address) ?? this.options.allowRequest?.(req, address);
       if (refusal !== undefined) return this.#error(req, refusal);
       // Flutter's socket_io_client opens a WebSocket even when its URL says transport=polling
       // (research §3): a WebSocket handshake without sid is accepted whatever `transport` says.
@@ -77,6 +90,7 @@ export class Engine {
         if (!this.options.transports.includes("websocket")) return this.#error(req, { code: ENGINE_ERRORS.UNKNOWN_TRANSPORT });
         const session = this.#createSession(req, url, address, query.protocol, "websocket");
         if (server.upgrade(req, { data: { session, isProbe: false } })) return undefined;
+        this.#forget(session); // never opened: its count MUST be given back
         return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket upgrade failed" });
       }
       if (req.method !== "GET") return this.#error(req, { code: ENGINE_ERRORS.BAD_HANDSHAKE_METHOD, context: { method: req.method } });
@@ -105,6 +119,8 @@ export class Engine {
     const query: Record<string, string> = {};
     url.searchParams.forEach((value, key) => { query[key] = value; });
     const now = Date.now();
+    this.#connectionCount++;
+    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     const request: SessionRequest = {
       headers, query, address, url: url.pathname + url.search,
       secure: url.protocol === "https:", time: new Date(now).toString(), issued: now,
@@ -112,9 +128,32 @@ export class Engine {
     return new Session(randomId(), protocol, transport, request, this.options, this.#forget);
   }
 
+  // Called once per session (Session#end, or a failed upgrade), so the counts stay exact.
   #forget = (session: Session): void => {
     this.sessions.delete(session.sid);
+    this.#connectionCount--;
+    const address = session.request.address;
+    const count = (this.#perAddress.get(address) ?? 1) - 1;
+    if (count <= 0) this.#perAddress.delete(address);
+    else this.#perAddress.set(address, count);
   };
+
+  /** Sessions alive now (handshakes being upgraded included), in all and for one address. */
+  connectionCount(address?: string): number {
+    return address === undefined ? this.#connectionCount : this.#perAddress.get(address) ?? 0;
+  }
+
+  // 503, not 403: the client did nothing wrong and may retry later (or on another node).
+  #checkLimits(address: string): EngineError | undefined {
+    const { maxConnections, maxConnectionsPerIp } = this.options;
+    if (maxConnections > 0 && this.#connectionCount >= maxConnections) {
+      return { code: ENGINE_ERRORS.FORBIDDEN, status: 503, message: "Server full", context: { limit: "maxConnections" } };
+    }
+    if (maxConnectionsPerIp > 0 && (this.#perAddress.get(address) ?? 0) >= maxConnectionsPerIp) {
+      return { code: ENGINE_ERRORS.FORBIDDEN, status: 503, message: "Too many connections from this address", context: { limit: "maxConnectionsPerIp", address } };
+    }
+    return undefined;
+  }
 
   #openPolling(req: Request, url: URL, address: string, protocol: Protocol): Response {
     const session = this.#createSession(req, url, address, protocol, "polling");
@@ -209,6 +248,9 @@ export class Engine {
     close: (ws: ServerWebSocket<WsData>) => {
       ws.data.session.onWebSocketClose(ws);
     },
+    drain: (ws: ServerWebSocket<WsData>) => {
+      ws.data.session.onDrain(ws);
+    },
   };
 
   /** Bun.serve options this engine needs beside fetch. */
@@ -220,6 +262,9 @@ export class Engine {
     this.websocket.maxPayloadLength = maxHttpBufferSize;
     this.websocket.idleTimeout = Math.max(120, idleTimeout);
     this.websocket.perMessageDeflate = perMessageDeflate === false ? false : { compress: true, decompress: true };
+    // Past this Bun drops frames (send status 0); Session counts them and closes the slow consumer.
+    this.websocket.backpressureLimit = this.options.maxBufferedBytes;
+    this.websocket.closeOnBackpressureLimit = false;
     return { idleTimeout, maxRequestBodySize: maxHttpBufferSize * 2 + 1024, websocket: this.websocket };
   }
 

@@ -11,7 +11,10 @@ export type EngineCloseReason =
   | "ping timeout"
   | "parse error"
   | "forced close"
-  | "server shutting down";
+  | "server shutting down"
+  // Ours, not the reference server's: the peer does not read fast enough (a WebSocket past
+  // maxBufferedBytes, over backpressure for maxBackpressureMs, or a polling buffer past maxBufferedBytes).
+  | "slow consumer";
 
 /** The layer above (socketio/client.ts) implements this; set once, right after the session opens. */
 export interface SessionHandler {
@@ -43,6 +46,9 @@ export interface SessionTimings {
   pingTimeoutMs: number;
   /** Outgoing-buffer bytes on a WebSocket past which volatile packets are dropped. */
   volatileDropBytes: number;
+  maxBufferedBytes: number;
+  maxBackpressureMs: number;
+  maxDroppedFrames: number;
 }
 
 type PollResolve = (body: string) => void;
@@ -60,6 +66,11 @@ export class Session {
   #ws: ServerWebSocket<WsData> | null = null;
   #probe: ServerWebSocket<WsData> | null = null;
   #buffer: Frame[] = [];
+  /** Bytes (UTF-16 units for text) in #buffer: a polling client that stops polling is bounded by it. */
+  #bufferedBytes = 0;
+  /** When the WebSocket's last send reported backpressure (-1) after a clean one; 0 when none. */
+  #backpressureSince = 0;
+  #isEnded = false;
   #pendingPoll: PollResolve | null = null;
   #isFlushScheduled = false;
   #timings: SessionTimings;
@@ -129,17 +140,39 @@ export class Session {
     if (ws !== null) {
       if (isVolatile && ws.getBufferedAmount() > this.#timings.volatileDropBytes) return;
       const data = typeof frame === "string" || this.protocol === 4 ? frame : binaryFrameV3(frame);
-      // 0 means Bun dropped it (the socket is closing or over its backpressure limit).
-      if (ws.send(data, compress) === 0) this.droppedCount++;
+      // -1: queued over Bun's backpressure mark; 0: dropped (closing, or past maxBufferedBytes).
+      const status = ws.send(data, compress);
+      if (status <= 0) this.#onBackpressure(status);
+      else if (this.#backpressureSince !== 0) this.#backpressureSince = 0;
       return;
     }
     if (isVolatile && this.#pendingPoll === null) return;
     this.#buffer.push(frame);
+    this.#bufferedBytes += typeof frame === "string" ? frame.length : frame.byteLength;
+    if (this.#bufferedBytes > this.#timings.maxBufferedBytes) return this.close("slow consumer");
     if (this.#pendingPoll !== null && !this.#isFlushScheduled) {
       // One flush per tick: frames written in the same tick leave in one response.
       this.#isFlushScheduled = true;
       queueMicrotask(this.#flushPoll);
     }
+  }
+
+  // Slow consumers (STYLE 2.9): a dropped frame is lost, so past maxDroppedFrames the session ends
+  // (the client reconnects, and connection state recovery replays what it missed); a socket that
+  // stays backpressured while we keep writing to it is ended too, before Bun's buffer fills.
+  #onBackpressure(status: number): void {
+    if (status === 0) {
+      if (++this.droppedCount > this.#timings.maxDroppedFrames) this.close("slow consumer");
+      return;
+    }
+    const now = performance.now();
+    if (this.#backpressureSince === 0) this.#backpressureSince = now;
+    else if (now - this.#backpressureSince > this.#timings.maxBackpressureMs) this.close("slow consumer");
+  }
+
+  /** Bun's drain: the WebSocket's buffer went back under its backpressure mark. */
+  onDrain(ws: ServerWebSocket<WsData>): void {
+    if (ws === this.#ws) this.#backpressureSince = 0;
   }
 
   #flushPoll = (): void => {
@@ -149,6 +182,7 @@ export class Session {
     this.#pendingPoll = null;
     const body = encodePayload(this.#buffer, this.protocol);
     this.#buffer = [];
+    this.#bufferedBytes = 0;
     resolve(body);
   };
 
@@ -159,6 +193,7 @@ export class Session {
       if (this.#buffer.length > 0) {
         const body = encodePayload(this.#buffer, this.protocol);
         this.#buffer = [];
+        this.#bufferedBytes = 0;
         return body;
       }
       this.#end();
@@ -168,6 +203,7 @@ export class Session {
     if (this.#buffer.length > 0) {
       const body = encodePayload(this.#buffer, this.protocol);
       this.#buffer = [];
+      this.#bufferedBytes = 0;
       return body;
     }
     return new Promise<string>((resolve) => {
@@ -238,6 +274,7 @@ export class Session {
     if (resolve !== null) resolve(encodePayload(["6"], this.protocol));
     const buffered = this.#buffer;
     this.#buffer = [];
+    this.#bufferedBytes = 0;
     ws.cork(() => {
       for (const frame of buffered) ws.send(typeof frame === "string" || this.protocol === 4 ? frame : binaryFrameV3(frame));
     });
@@ -262,9 +299,12 @@ export class Session {
     const isDrained = this.#ws === null && (reason === "forced close" || reason === "server shutting down");
     const last = isDrained ? this.#buffer : [];
     this.#buffer = [];
+    this.#bufferedBytes = 0;
     const resolve = this.#pendingPoll;
     this.#pendingPoll = null;
-    if (this.#ws !== null && reason !== "transport close") this.#ws.close();
+    // A slow consumer's close frame would wait behind the data it does not read: cut it.
+    if (this.#ws !== null && reason === "slow consumer") this.#ws.terminate();
+    else if (this.#ws !== null && reason !== "transport close") this.#ws.close();
     if (!isDrained || (resolve !== null && last.length === 0)) {
       this.#probe?.close();
       if (resolve !== null) resolve(encodePayload(["1"], this.protocol));
@@ -283,7 +323,10 @@ export class Session {
     this.handler?.onClose(reason);
   }
 
+  // MUST run once: the engine's connection counts are given back here.
   #end = (): void => {
+    if (this.#isEnded) return;
+    this.#isEnded = true;
     if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer);
     this.#lingerTimer = null;
     this.#buffer = [];

@@ -93,7 +93,8 @@ async function join(ctx: ModuleContext, socket: Socket, v: ChatVocabulary, args:
     return;
   }
   if (!socket.connected) return;
-  socket.join(roomId);
+  // The library enforces maxRoomsPerSocket on every join; mayJoin's early check can be raced.
+  if (!socket.join(roomId)) return ack?.(fail("too_many_rooms", "room limit reached"));
   if (v.joined) socket.emit(v.joined, { [v.roomKey]: roomId });
   ack?.(ok({ roomId, connectedUsers: await connectedUsers(socket, roomId) }));
 }

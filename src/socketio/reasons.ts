@@ -10,4 +10,6 @@ export type DisconnectReason =
 /** Reasons after which connection state recovery may restore the session (socket.io lib/socket.ts). */
 export const RECOVERABLE_REASONS: ReadonlySet<DisconnectReason> = new Set([
   "transport error", "transport close", "forced close", "ping timeout", "server shutting down", "forced server close",
+  // The client missed frames it did not read in time: recovery replays them.
+  "slow consumer",
 ]);

@@ -44,6 +44,39 @@ export interface ServerOptions {
   allowRequest?: (req: Request, address: string) => EngineError | undefined;
   /** Remove a dynamic namespace's child once its last socket leaves. @default false */
   cleanupEmptyChildNamespaces?: boolean;
+  /** Live connections in all; a handshake past it is refused with 503 `{code: 4, message: "Server full"}`. @default 0 (unlimited) */
+  maxConnections?: number;
+  /** Live connections from one remote address; past it a handshake is refused with 503. @default 0 (unlimited) */
+  maxConnectionsPerIp?: number;
+  /**
+   * Children that dynamic namespaces (`io.of(regex | fn)`) may create in all; past it a CONNECT to
+   * a new name gets connect_error "Too many namespaces". @default 1000
+   */
+  maxDynamicNamespaces?: number;
+  /** Rooms one socket may be in besides its own; `socket.join()` past it joins nothing and returns false. @default 0 (unlimited) */
+  maxRoomsPerSocket?: number;
+  /**
+   * Per-socket event rate limit, a token bucket refilled at `events` per `windowMs`. An event over
+   * it is not processed and the client gets `"error"` `{code: "rate_limited", message, retryAfterMs}`;
+   * once refused events exceed `disconnectAfter` × `events` (net of refill) the connection is closed.
+   * @default undefined (no limit)
+   */
+  rateLimit?: {
+    events: number;
+    windowMs: number;
+    /** @default 2 (a client sending three times the limit is disconnected) */
+    disconnectAfter?: number;
+  };
+  /**
+   * Unsent bytes one connection may hold: Bun's WebSocket `backpressureLimit` (frames past it are
+   * dropped, and counted) and the long-polling write buffer (past it the session ends with "slow consumer").
+   * @default 1048576 (1 MiB)
+   */
+  maxBufferedBytes?: number;
+  /** A WebSocket that stays backpressured this long while written to ends with "slow consumer". @default 30000 */
+  maxBackpressureMs?: number;
+  /** Frames Bun may drop on one WebSocket before it ends with "slow consumer". @default 0 (the first dropped frame) */
+  maxDroppedFrames?: number;
   /**
    * Connection state recovery (socket.io >= 4.6): a client back within `maxDisconnectionDuration`
    * gets its id, rooms, data and missed packets. Events then carry their offset as an extra last
@@ -68,6 +101,10 @@ export interface ResolvedOptions {
   /** -1 when permessage-deflate is off. */
   readonly compressionThreshold: number;
   readonly cleanupEmptyChildNamespaces: boolean;
+  readonly maxDynamicNamespaces: number;
+  readonly maxRoomsPerSocket: number;
+  /** null when there is no rate limit. */
+  readonly rateLimit: { readonly events: number; readonly windowMs: number; readonly disconnectAfter: number } | null;
   /** null when connection state recovery is off. */
   readonly connectionStateRecovery: { readonly maxDisconnectionDuration: number; readonly skipMiddlewares: boolean } | null;
 }
@@ -88,6 +125,14 @@ const DEFAULTS = {
   skipMiddlewares: true, // socket.io's code default (its docs example shows false)
   /** Volatile packets are dropped once a WebSocket has this much unsent data. */
   volatileDropBytes: 64 * 1024,
+  maxConnections: 0,
+  maxConnectionsPerIp: 0,
+  maxDynamicNamespaces: 1000,
+  maxRoomsPerSocket: 0,
+  rateLimitDisconnectAfter: 2,
+  maxBufferedBytes: 1024 * 1024,
+  maxBackpressureMs: 30_000,
+  maxDroppedFrames: 0,
 };
 
 type NamespaceMatcher = (name: string, auth: Record<string, unknown>, next: (err: Error | null, allow: boolean) => void) => void;
@@ -111,6 +156,8 @@ export class Server extends Listeners {
   #bunServer: BunServer<WsData> | null = null;
   #shutdownHooks: ShutdownHook[] = [];
   #isClosing = false;
+  /** Children of dynamic namespaces alive now, bounded by maxDynamicNamespaces. */
+  #dynamicCount = 0;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -125,6 +172,13 @@ export class Server extends Listeners {
       maxAttachments: options.maxAttachments ?? DEFAULTS.maxAttachments,
       compressionThreshold: threshold,
       cleanupEmptyChildNamespaces: options.cleanupEmptyChildNamespaces ?? DEFAULTS.cleanupEmptyChildNamespaces,
+      maxDynamicNamespaces: options.maxDynamicNamespaces ?? DEFAULTS.maxDynamicNamespaces,
+      maxRoomsPerSocket: options.maxRoomsPerSocket ?? DEFAULTS.maxRoomsPerSocket,
+      rateLimit: options.rateLimit === undefined || options.rateLimit.events <= 0 ? null : Object.freeze({
+        events: options.rateLimit.events,
+        windowMs: options.rateLimit.windowMs,
+        disconnectAfter: options.rateLimit.disconnectAfter ?? DEFAULTS.rateLimitDisconnectAfter,
+      }),
       connectionStateRecovery: options.connectionStateRecovery === undefined ? null : Object.freeze({
         maxDisconnectionDuration: options.connectionStateRecovery.maxDisconnectionDuration ?? DEFAULTS.maxDisconnectionDuration,
         skipMiddlewares: options.connectionStateRecovery.skipMiddlewares ?? DEFAULTS.skipMiddlewares,
@@ -143,6 +197,11 @@ export class Server extends Listeners {
       perMessageDeflate: threshold < 0 ? false : { threshold },
       allowRequest: options.allowRequest,
       volatileDropBytes: DEFAULTS.volatileDropBytes,
+      maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
+      maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp,
+      maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
+      maxBackpressureMs: options.maxBackpressureMs ?? DEFAULTS.maxBackpressureMs,
+      maxDroppedFrames: options.maxDroppedFrames ?? DEFAULTS.maxDroppedFrames,
     });
     this.engine.onSession = (session: Session) => {
       new Client(this, session);
@@ -197,6 +256,14 @@ export class Server extends Listeners {
       }
       let child = this.#namespaces.get(name); // another CONNECT may have created it meanwhile
       if (child === undefined) {
+        // Each child holds an adapter and its maps for good (unless cleaned up): a client MUST NOT
+        // be able to create them without bound by CONNECTing to made-up names.
+        if (this.#dynamicCount >= this.options.maxDynamicNamespaces) {
+          log.warn?.("dynamic namespace limit reached", { name, limit: this.options.maxDynamicNamespaces });
+          client.connectSettled(name, null);
+          return client.sendConnectError(name, "Too many namespaces");
+        }
+        this.#dynamicCount++;
         child = parent.createChild(name);
         this.#namespaces.set(name, child);
         this.emitReserved("new_namespace", child);
@@ -226,6 +293,7 @@ export class Server extends Listeners {
     if (!this.options.cleanupEmptyChildNamespaces) return;
     for (const parent of this.#parents.keys()) {
       if (parent.children.delete(nsp)) {
+        this.#dynamicCount--;
         this.#namespaces.delete(nsp.name);
         void nsp.adapter.close();
       }

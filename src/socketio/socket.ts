@@ -45,6 +45,10 @@ export class Socket extends Listeners implements RoomMember {
   #middlewares: PacketMiddleware[] | null = null;
   #anyListeners: Listener[] | null = null;
   #anyOutgoingListeners: Listener[] | null = null;
+  // Rate limit (options.rateLimit): a token bucket as two numbers, so an event costs O(1) and no
+  // allocation. Tokens may go negative: refused events are debt, and past the abuse floor we close.
+  #tokens = 0;
+  #refilledAt = 0;
 
   constructor(nsp: Namespace, client: Client, auth: Record<string, unknown>, id: string, extraQuery?: Record<string, string>) {
     super();
@@ -199,9 +203,25 @@ export class Socket extends Listeners implements RoomMember {
 
   // --- rooms -----------------------------------------------------------------------------------
 
-  join(rooms: Room | Room[]): void {
-    if (!this.connected) return;
-    this.nsp.adapter.addAll(this, Array.isArray(rooms) ? rooms : [rooms]);
+  /** Joins rooms; false (and nothing joined) when it would exceed `maxRoomsPerSocket`. */
+  join(rooms: Room | Room[]): boolean {
+    if (!this.connected) return false;
+    const list = Array.isArray(rooms) ? rooms : [rooms];
+    const max = this.nsp.server.options.maxRoomsPerSocket;
+    if (max > 0 && this.#roomCountAfter(list) > max) {
+      log.debug?.("room limit reached", { sid: this.id, limit: max });
+      return false;
+    }
+    this.nsp.adapter.addAll(this, list);
+    return true;
+  }
+
+  /** Rooms this socket would be in after joining `rooms`, its own room not counted. */
+  #roomCountAfter(rooms: Room[]): number {
+    const own = this.nsp.adapter.sids.get(this.id);
+    let count = own === undefined ? 0 : own.size - (own.has(this.id) ? 1 : 0);
+    for (const room of rooms) if (room !== this.id && !own?.has(room)) count++;
+    return count;
   }
 
   leave(room: Room): void {
@@ -249,11 +269,34 @@ export class Socket extends Listeners implements RoomMember {
   }
 
   #onEvent(packet: Packet): void {
+    if (this.#rateLimit !== null && !this.#takeToken()) return;
     const args = packet.data as unknown[];
     if (packet.id !== undefined) args.push(this.#ackFor(packet.id));
     if (this.#anyListeners !== null) this.#notifyAny(this.#anyListeners, args);
     if (this.#middlewares === null) return this.#dispatchEvent(args);
     this.#runMiddlewares(args as EventArgs, 0);
+  }
+
+  get #rateLimit() {
+    return this.nsp.server.options.rateLimit;
+  }
+
+  /** false when the event is over the rate limit (the client was told, or disconnected). */
+  #takeToken(): boolean {
+    const { events, windowMs, disconnectAfter } = this.#rateLimit!;
+    const now = performance.now();
+    this.#tokens = Math.min(events, this.#tokens + ((now - this.#refilledAt) * events) / windowMs);
+    this.#refilledAt = now;
+    this.#tokens -= 1;
+    if (this.#tokens >= 0) return true;
+    if (this.#tokens < -events * disconnectAfter) {
+      log.debug?.("rate limit abuse: disconnecting", { sid: this.id, events, windowMs });
+      this.disconnect(true);
+      return false;
+    }
+    const retryAfterMs = Math.ceil((-this.#tokens * windowMs) / events);
+    this.emit("error", { code: "rate_limited", message: `more than ${events} events in ${windowMs} ms`, retryAfterMs });
+    return false;
   }
 
   #runMiddlewares(args: EventArgs, index: number): void {
@@ -347,6 +390,11 @@ export class Socket extends Listeners implements RoomMember {
   /** Called by the namespace once middlewares accepted the socket. */
   onConnect(): void {
     this.connected = true;
+    const rateLimit = this.#rateLimit;
+    if (rateLimit !== null) {
+      this.#tokens = rateLimit.events;
+      this.#refilledAt = performance.now();
+    }
     this.nsp.adapter.addAll(this, [this.id]);
   }
 

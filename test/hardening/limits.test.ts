@@ -1,0 +1,160 @@
+// Limits, each hit and answered: connections (total, per address) → 503 with a JSON reason, dynamic
+// namespaces → connect_error, per-socket event rate → "error" {code: "rate_limited"} then disconnect,
+// rooms per socket, and slow consumers (WebSocket and long-polling) → "slow consumer".
+import { describe, expect, test } from "bun:test";
+import type { Socket } from "../../src/index.ts";
+import { startApp, tokenFor } from "../support/app.ts";
+import { client, connect, nextEvent } from "../support/client.ts";
+import { engineUrl, handshake, poll, post } from "../support/raw.ts";
+import { startServer } from "../support/server.ts";
+
+async function handshakeStatus(url: string): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(engineUrl(url, {}, false, "polling"));
+  const text = await response.text();
+  return { status: response.status, body: response.status === 200 ? text : JSON.parse(text) };
+}
+
+describe("connection limits", () => {
+  test.concurrent("refuses a handshake past maxConnections with 503 and a JSON reason, and accepts again once one closed", async () => {
+    await using server = await startServer({ maxConnections: 2 });
+    const first = await handshake(server.url);
+    using second = await connect(server.url, { transports: ["websocket"] });
+    expect(await handshakeStatus(server.url)).toEqual({ status: 503, body: { code: 4, message: "Server full" } });
+    // A socket.io-client sees the refusal as connect_error.
+    using refused = client(server.url, { transports: ["polling"] });
+    expect((await nextEvent(refused, "connect_error"))[0]).toBeInstanceOf(Error);
+
+    const closed = await post(server.url, first.sid, "1");
+    expect(closed.status).toBe(200);
+    expect(server.io.engine.connectionCount()).toBe(1);
+    expect((await handshakeStatus(server.url)).status).toBe(200);
+    second.disconnect();
+  });
+
+  test.concurrent("refuses a handshake past maxConnectionsPerIp, over WebSocket and long-polling", async () => {
+    await using server = await startServer({ maxConnectionsPerIp: 1 });
+    using first = await connect(server.url, { transports: ["websocket"] });
+    expect(await handshakeStatus(server.url)).toEqual({ status: 503, body: { code: 4, message: "Too many connections from this address" } });
+    const ws = await fetch(engineUrl(server.url, {}, false, "websocket"), { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
+    expect(ws.status).toBe(503);
+    expect(server.io.engine.connectionCount("127.0.0.1")).toBe(1);
+    const gone = nextEvent(first, "disconnect");
+    server.io.sockets.sockets.values().next().value!.disconnect(true); // ends the session at once
+    expect(server.io.engine.connectionCount("127.0.0.1")).toBe(0);
+    await gone;
+    using again = await connect(server.url, { transports: ["polling"] });
+    expect(again.connected).toBe(true);
+  });
+});
+
+test.concurrent("refuses a dynamic namespace past maxDynamicNamespaces with connect_error, and still serves existing ones", async () => {
+  await using server = await startServer({ maxDynamicNamespaces: 2 });
+  server.io.of(/^\/dyn-\d+$/);
+  using a = await connect(server.url + "/dyn-1");
+  using b = await connect(server.url + "/dyn-2");
+  using c = client(server.url + "/dyn-3");
+  const [err] = await nextEvent(c, "connect_error");
+  expect(err.message).toBe("Too many namespaces");
+  using d = await connect(server.url + "/dyn-1");
+  expect([a.connected, b.connected, d.connected, server.io.namespaces.has("/dyn-3")]).toEqual([true, true, true, false]);
+});
+
+describe("per-socket event rate limit", () => {
+  test.concurrent("answers events over the limit with error rate_limited, skips them, and disconnects at three times the limit", async () => {
+    let handled = 0;
+    const disconnected = Promise.withResolvers<string>();
+    await using server = await startServer({ rateLimit: { events: 5, windowMs: 60_000 } }, (io) => {
+      io.on("connection", (socket: Socket) => {
+        socket.on("ping!", (ack: () => void) => { handled++; ack(); });
+        socket.on("disconnect", (reason: string) => disconnected.resolve(reason));
+      });
+    });
+    using socket = await connect(server.url, { transports: ["websocket"] });
+    for (let i = 0; i < 5; i++) await socket.timeout(2000).emitWithAck("ping!");
+    const refusal = nextEvent(socket, "error");
+    socket.emit("ping!", () => { handled += 100; });
+    const [error] = await refusal;
+    expect(error).toMatchObject({ code: "rate_limited" });
+    expect(error.retryAfterMs).toBeGreaterThan(0);
+    const clientGone = nextEvent(socket, "disconnect");
+    for (let i = 0; i < 20; i++) socket.emit("ping!", () => {});
+    expect(await clientGone).toEqual(["io server disconnect"]);
+    expect(await disconnected.promise).toBe("server namespace disconnect"); // disconnect(true)
+    expect(handled).toBe(5);
+  });
+
+  test.concurrent("the ready server applies RATE_LIMIT_EVENTS per socket", async () => {
+    await using app = await startApp({ embedded: true, env: { RATE_LIMIT_EVENTS: "3", RATE_LIMIT_WINDOW_MS: "60000" } });
+    using socket = await connect(app.url, { auth: { token: await tokenFor({ sub: "u1" }) }, transports: ["websocket"] });
+    for (let i = 0; i < 3; i++) await socket.timeout(2000).emitWithAck("get_rooms");
+    const refusal = nextEvent(socket, "error");
+    socket.emit("get_rooms", () => {});
+    expect((await refusal)[0]).toMatchObject({ code: "rate_limited" });
+  });
+});
+
+test.concurrent("server-side join past maxRoomsPerSocket joins nothing and returns false", async () => {
+  const joined = Promise.withResolvers<boolean[]>();
+  await using server = await startServer({ maxRoomsPerSocket: 3 }, (io) => {
+    io.on("connection", (socket: Socket) => {
+      joined.resolve([socket.join(["a", "b"]), socket.join("b"), socket.join(["c", "d"]), socket.join("c"), socket.join("d"), socket.rooms.has("d")]);
+    });
+  });
+  using _socket = await connect(server.url);
+  expect(await joined.promise).toEqual([true, true, false, true, false, false]);
+});
+
+describe("slow consumers", () => {
+  test.concurrent("a WebSocket past maxBufferedBytes drops volatile packets first, then is disconnected as a slow consumer", async () => {
+    const reason = Promise.withResolvers<string>();
+    let dropped = 0;
+    await using server = await startServer({ maxBufferedBytes: 256 * 1024 }, (io) => {
+      io.on("connection", (socket: Socket) => {
+        socket.on("disconnect", (why: string) => reason.resolve(why));
+        socket.on("flood", () => {
+          const chunk = "x".repeat(64 * 1024);
+          for (let i = 0; i < 200 && socket.connected; i++) socket.emit("chunk", chunk);
+          dropped = socket.conn.droppedCount;
+        });
+      });
+    });
+    using socket = await connect(server.url, { transports: ["websocket"] });
+    const gone = nextEvent(socket, "disconnect");
+    socket.emit("flood");
+    expect(await reason.promise).toBe("slow consumer");
+    expect(dropped).toBe(1); // the first dropped frame ends it (maxDroppedFrames: 0)
+    expect((await gone)[0]).toBe("transport close");
+  });
+
+  test.concurrent("a WebSocket that stays backpressured longer than maxBackpressureMs is disconnected", async () => {
+    const reason = Promise.withResolvers<string>();
+    await using server = await startServer({ maxBufferedBytes: 64 * 1024 * 1024, maxBackpressureMs: 1 }, (io) => {
+      io.on("connection", (socket: Socket) => {
+        socket.on("disconnect", (why: string) => reason.resolve(why));
+        socket.on("flood", () => {
+          const chunk = "y".repeat(64 * 1024);
+          for (let i = 0; i < 2000 && socket.connected; i++) socket.emit("chunk", chunk);
+        });
+      });
+    });
+    using socket = await connect(server.url, { transports: ["websocket"] });
+    socket.emit("flood");
+    expect(await reason.promise).toBe("slow consumer");
+  });
+
+  test.concurrent("a long-polling session whose buffer grows past maxBufferedBytes is closed as a slow consumer", async () => {
+    const reason = Promise.withResolvers<string>();
+    await using server = await startServer({ maxBufferedBytes: 100_000 }, (io) => {
+      io.on("connection", (socket: Socket) => {
+        socket.on("disconnect", (why: string) => reason.resolve(why));
+        // The client does not poll while these are written.
+        setTimeout(() => { for (let i = 0; i < 20 && socket.connected; i++) socket.emit("chunk", "z".repeat(10_000)); }, 10);
+      });
+    });
+    const { sid } = await handshake(server.url);
+    expect((await post(server.url, sid, "40")).status).toBe(200);
+    expect(await reason.promise).toBe("slow consumer");
+    expect((await poll(server.url, sid)).status).toBe(400); // the session is gone
+    expect(server.io.engine.connectionCount()).toBe(0);
+  });
+});
