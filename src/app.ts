@@ -46,6 +46,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     allowEIO3: config.allowEIO3,
     cors: { origin: config.cors.origins === "*" ? "*" : [...config.cors.origins], credentials: config.cors.credentials },
     perMessageDeflate: config.perMessageDeflate ? { threshold: config.compressionThresholdBytes } : false,
+    maxConnections: config.limits.maxConnections,
+    maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+    maxRoomsPerSocket: config.limits.maxRoomsPerSocket,
+    rateLimit: { events: config.limits.rateLimitEvents, windowMs: config.limits.rateLimitWindowMs },
+    maxBufferedBytes: config.limits.maxBufferedBytes,
+    maxBackpressureMs: config.limits.maxBackpressureMs,
     ...options.server,
   });
   const namespaces: Namespace[] = config.namespaces.map((name) => io.of(name));

@@ -35,6 +35,8 @@ export interface LimitsConfig {
   readonly rateLimitEvents: number;
   readonly rateLimitWindowMs: number;
   readonly maxRoomsPerSocket: number;
+  readonly maxBufferedBytes: number;
+  readonly maxBackpressureMs: number;
   readonly historyMaxLimit: number;
   readonly recoveryMaxDisconnectionMs: number;
 }
@@ -169,6 +171,8 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
       rateLimitEvents: r.int("RATE_LIMIT_EVENTS"),
       rateLimitWindowMs: r.int("RATE_LIMIT_WINDOW_MS", 1),
       maxRoomsPerSocket: r.int("MAX_ROOMS_PER_SOCKET", 1),
+      maxBufferedBytes: r.int("MAX_BUFFERED_BYTES", 1024),
+      maxBackpressureMs: r.int("MAX_BACKPRESSURE_MS", 1),
       historyMaxLimit: r.int("HISTORY_MAX_LIMIT", 1),
       recoveryMaxDisconnectionMs: r.int("RECOVERY_MAX_DISCONNECTION_MS"),
     },
