@@ -81,7 +81,7 @@ async function startNodeServer(key: string) {
 async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buffer = "";
-  for await (const chunk of stream) {
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
     buffer += decoder.decode(chunk, { stream: true });
     let index: number;
     while ((index = buffer.indexOf("\n")) !== -1) {
@@ -114,7 +114,7 @@ describe("a Node socket.io server with @socket.io/redis-adapter in the cluster",
       expect(await node.nextLine()).toBe("fetched " + JSON.stringify([onBunsen.id, onNode.id].sort()));
 
       const fetched = await bunsen.io.fetchSockets();
-      expect(fetched.map((s) => s.id).sort()).toEqual([onBunsen.id, onNode.id].sort());
+      expect(fetched.map((s) => s.id).sort()).toEqual([onBunsen.id!, onNode.id!].sort());
     } finally {
       await stopNode(bunsen);
     }

@@ -88,7 +88,7 @@ describe("connection state recovery across nodes", () => {
       b.io.to("r").emit("m", 0);
       await first;
       const id = client.id;
-      client.on("disconnect", () => (client.io.uri = b.url));
+      client.on("disconnect", () => reconnectTo(client, b.url));
       const gone = nextEvent(client, "disconnect");
       await a.io.close(); // "server shutting down" is recoverable
       await gone;
@@ -117,7 +117,7 @@ describe("connection state recovery across nodes", () => {
         const firsts = Promise.all(clients.map((c) => nextEvent(c, "m")));
         b.io.to("r").emit("m", 0); // every client now holds an offset
         await firsts;
-        for (const c of clients) c.on("disconnect", () => (c.io.uri = b.url));
+        for (const c of clients) c.on("disconnect", () => reconnectTo(c, b.url));
         const gone = Promise.all(clients.map((c) => nextEvent(c, "disconnect")));
         child.kill("SIGKILL");
         await gone;
@@ -136,10 +136,15 @@ describe("connection state recovery across nodes", () => {
   });
 });
 
+/** The Manager re-reads its uri on every reconnection attempt: the client's next node. */
+function reconnectTo(socket: ClientSocket, url: string): void {
+  (socket.io as unknown as { uri: string }).uri = url;
+}
+
 async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
   const decoder = new TextDecoder();
   let buffer = "";
-  for await (const chunk of stream) {
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
     buffer += decoder.decode(chunk, { stream: true });
     const index = buffer.indexOf("\n");
     if (index !== -1) return buffer.slice(0, index);
