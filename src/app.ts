@@ -1,10 +1,12 @@
 // The ready server, assembled from a Config: Socket.IO server, JWT verifier, database, write-behind
 // queue, and the modules. main.ts serves it; tests build it in-process with overrides.
 import type { Server as BunServer } from "bun";
+import { join } from "node:path";
 import { createVerifier, type Verifier } from "./auth/jwt.ts";
 import type { Config } from "./config.ts";
 import { Server, type Namespace, type ServerOptions } from "./index.ts";
 import { openDatabase, type Database } from "./persistence/db.ts";
+import { Spool } from "./persistence/spool.ts";
 import { Writer } from "./persistence/writer.ts";
 import { registerAuth } from "./modules/auth.ts";
 import { registerChat } from "./modules/chat.ts";
@@ -36,7 +38,9 @@ export interface AppOptions {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const verifier: Verifier = await createVerifier(config.auth);
   const database: Database = await openDatabase({ databaseUrl: config.persistence.databaseUrl, dataDir: config.persistence.dataDir });
-  const writer = new Writer(database.db, config.persistence);
+  const spool = openSpool(config);
+  const writer = new Writer(database.db, { ...config.persistence, spool });
+  if (spool) await replaySpool(spool, writer);
   const io = new Server({
     path: config.path,
     pingInterval: config.pingIntervalMs,
@@ -77,6 +81,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   io.onShutdown(async () => {
     await writer.close();
+    await spool?.close();
     await database.close();
   });
   log.info?.("ready server built", { database: database.kind, auth: verifier.mode, namespaces: config.namespaces.length });
@@ -85,4 +90,28 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     fetch: createRouter(ctx),
     close: () => io.close(),
   };
+}
+
+// Crash safety (persistence/spool.ts): messages are journaled in <DATA_DIR>/spool until stored.
+function openSpool(config: Config): Spool | undefined {
+  const { spoolEnabled, dataDir, spoolFsyncMs } = config.persistence;
+  if (!spoolEnabled || dataDir.startsWith("memory://")) return undefined;
+  return new Spool({ dir: join(dataDir, "spool"), fsyncEveryMs: spoolFsyncMs });
+}
+
+// What a killed process left is stored before we serve, so history is whole at once; a database
+// too slow for that does not keep the server down (the replay goes on in the background).
+const REPLAY_WAIT_MS = 10_000;
+
+async function replaySpool(spool: Spool, writer: Writer): Promise<void> {
+  const { replayed, settled } = spool.replay(writer);
+  if (replayed === 0) return;
+  let timer: Timer | undefined;
+  const isDone = await Promise.race([
+    settled.then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(resolve, REPLAY_WAIT_MS, false))),
+  ]);
+  clearTimeout(timer);
+  if (isDone) log.info?.("spool replay stored", { messages: replayed });
+  else log.warn?.("spool replay still running; serving anyway", { messages: replayed, waitedMs: REPLAY_WAIT_MS });
 }

@@ -27,6 +27,9 @@ export interface PersistenceConfig {
   readonly flushEveryMs: number;
   readonly maxQueue: number;
   readonly maxRetries: number;
+  /** Journal unpersisted messages in `<dataDir>/spool` so a kill -9 loses none (persistence/spool.ts). */
+  readonly spoolEnabled: boolean;
+  readonly spoolFsyncMs: number;
 }
 
 export interface LimitsConfig {
@@ -98,6 +101,8 @@ export const DEFAULTS = {
   PERSIST_FLUSH_MS: "20", //            longest a row waits before its batch is flushed
   PERSIST_MAX_QUEUE: "100000", //       write-behind queue bound; past it writes fail with queue_full
   PERSIST_MAX_RETRIES: "5", //          retries of a transient database error before persist_failed
+  SPOOL_ENABLED: "true", //             journal messages not yet persisted to DATA_DIR/spool; replayed after a crash
+  SPOOL_FSYNC_MS: "10", //              spool batch write+fsync interval: a kill -9 may lose messages emitted this recently
   REDIS_URL: undefined, //              redis:// URL; unset = single node
   NODE_ID: undefined, //                this node's id in a cluster; default random
   API_KEY: undefined, //                HTTP API key; unset = the HTTP API requires an admin JWT
@@ -160,6 +165,8 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
       flushEveryMs: r.int("PERSIST_FLUSH_MS"),
       maxQueue: r.int("PERSIST_MAX_QUEUE", 1),
       maxRetries: r.int("PERSIST_MAX_RETRIES"),
+      spoolEnabled: r.bool("SPOOL_ENABLED"),
+      spoolFsyncMs: r.int("SPOOL_FSYNC_MS", 1, 10_000),
     },
     redisUrl: r.url("REDIS_URL", ["redis:", "rediss:"]),
     nodeId: r.optional("NODE_ID") ?? randomUUID().slice(0, 8),

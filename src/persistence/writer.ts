@@ -4,6 +4,7 @@ import { log } from "../log.ts";
 import type { Db } from "./db.ts";
 import { insertMessages, upsertPresence, upsertReceipts } from "./queries.ts";
 import type { NewMessage, NewReceipt, PresenceRow } from "./schema.ts";
+import type { Spool } from "./spool.ts";
 
 /** The closed set of writes that go through the queue; each kind is flushed as one statement. */
 export type WriteOp =
@@ -44,6 +45,8 @@ export interface WriterOptions {
   statementTimeoutMs?: number;
   /** How long flush() may take before the ops still waiting fail with persist_failed. @default 10_000 */
   flushTimeoutMs?: number;
+  /** Journals message ops so a kill -9 loses none (spool.ts); unset = memory only. */
+  spool?: Spool;
 }
 
 export interface WriterStats {
@@ -97,6 +100,7 @@ export class Writer {
   #isClosed = false;
   #isFullReported = false;
   #wakeBackoff: (() => void) | undefined;
+  readonly #spool: Spool | undefined;
 
   constructor(db: Db, options: WriterOptions) {
     this.#db = db;
@@ -108,6 +112,7 @@ export class Writer {
     this.#retryMaxMs = options.retryMaxMs ?? 5_000;
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 10_000;
     this.#statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+    this.#spool = options.spool;
   }
 
   /**
@@ -122,6 +127,8 @@ export class Writer {
       return this.#refuse(onResult, QUEUE_FULL);
     }
     this.#isFullReported = false;
+    // Journaled only once accepted: a refused op is answered now and needs no replay.
+    if (op.kind === "message" && this.#spool) onResult = this.#spool.track(op.row, onResult);
     this.#ops.push(op);
     this.#callbacks.push(onResult);
     if (this.#running === undefined) this.#schedule();
