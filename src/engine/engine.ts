@@ -213,6 +213,8 @@ export class Engine {
     const cors = this.options.cors;
     const origin = req.headers.get("origin");
     if (cors === null || origin === null) return headers;
+    // A refused Origin MUST NOT be echoed back: that would let its page read the refusal, and any later answer.
+    if (this.#allowedOrigins !== null && !this.#allowedOrigins.has(origin)) return headers;
     headers["Access-Control-Allow-Origin"] = cors.credentials || this.#allowedOrigins !== null ? origin : "*";
     headers["Vary"] = "Origin";
     if (cors.credentials) headers["Access-Control-Allow-Credentials"] = "true";
