@@ -3,6 +3,7 @@
 // API as socket.io 4.x lib/namespace.ts and lib/parent-namespace.ts.
 import type { Adapter, AdapterHost, EncodedPacket, RestoredSession, Room } from "../rooms/adapter.ts";
 import { randomId } from "../engine/engine.ts";
+import { ParentAdapter } from "../rooms/parent.ts";
 import { BroadcastOperator } from "./broadcast.ts";
 import type { Client } from "./client.ts";
 import { Listeners } from "./listeners.ts";
@@ -34,7 +35,11 @@ export class Namespace extends Listeners implements AdapterHost {
     this.name = name;
     const recovery = server.options.connectionStateRecovery;
     this.recovery = recovery === null ? null : { maxDisconnectionDurationMs: recovery.maxDisconnectionDuration };
-    this.adapter = server.createAdapter(this);
+    this.adapter = this.createAdapter();
+  }
+
+  protected createAdapter(): Adapter {
+    return this.server.createAdapter(this);
   }
 
   /** Connection middleware: runs for every CONNECT to this namespace, in order. */
@@ -229,6 +234,11 @@ export class Namespace extends Listeners implements AdapterHost {
 /** A dynamic namespace: children are created when a CONNECT matches, and share its setup. */
 export class ParentNamespace extends Namespace {
   readonly children = new Set<Namespace>();
+
+  // Runs from Namespace's constructor, before `children` exists: read it lazily.
+  protected override createAdapter(): Adapter {
+    return new ParentAdapter(() => this.children);
+  }
 
   createChild(name: string): Namespace {
     const child = new Namespace(this.server, name);

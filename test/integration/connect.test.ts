@@ -145,3 +145,28 @@ describe.each(TRANSPORTS)("connect over %s", (_mode, transport) => {
     expect(sockets.map((s) => s.data)).toEqual([{ user: "ada" }]);
   });
 });
+
+describe.each(TRANSPORTS)("dynamic namespace broadcasts over %s", (_mode, transport) => {
+  test.concurrent("the parent's emit and to(room).emit reach every child namespace, as socket.io ≥ 4.6", async () => {
+    await using server = await startServer();
+    const parent = server.io.of(/^\/team-\d+$/);
+    parent.on("connection", (s: Socket) => { if (s.handshake.auth.lead) s.join("leads"); });
+    using a = await connect(server.url + "/team-1", { ...transport, auth: { lead: true } });
+    using b = await connect(server.url + "/team-2", transport);
+    using c = await connect(server.url + "/team-2", { ...transport, auth: { lead: true } });
+    const all = [a, b, c].map((x) => nextEvent(x, "all"));
+    parent.emit("all", 1);
+    expect(await Promise.all(all)).toEqual([[1], [1], [1]]);
+    const leads = [a, c].map((x) => nextEvent(x, "leads"));
+    const notLead = Promise.withResolvers<string>();
+    b.on("leads", () => notLead.resolve("b got it"));
+    parent.to("leads").emit("leads", 2);
+    expect(await Promise.all(leads)).toEqual([[2], [2]]);
+    // Ordered after "leads" on b's connection: had b received it, it would have come first.
+    const marker = nextEvent(b, "marker");
+    server.io.of("/team-2").emit("marker");
+    await marker;
+    notLead.resolve("b did not");
+    expect(await notLead.promise).toBe("b did not");
+  });
+});

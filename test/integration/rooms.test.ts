@@ -148,7 +148,7 @@ describe.each(TRANSPORTS)("rooms over %s", (mode, transport) => {
     r.clients[2]!.off("q");
     r.clients[2]!.on("q", () => {}); // never acks
     const partial = Promise.withResolvers<[Error | null, unknown[]]>();
-    r.server.io.timeout(100).emit("q", 3, (e: Error | null, responses: unknown[]) => partial.resolve([e, responses]));
+    r.server.io.timeout(500).emit("q", 3, (e: Error | null, responses: unknown[]) => partial.resolve([e, responses]));
     const [timeoutErr, some] = await partial.promise;
     expect({ message: timeoutErr?.message, some: some.toSorted() }).toEqual({ message: "operation has timed out", some: [30, 31] });
   });
