@@ -1,0 +1,218 @@
+// Crash safety, end to end: a real `bun src/main.ts` is killed with SIGKILL while its database is
+// unreachable, and a new process on the same DATA_DIR stores every emitted message exactly once.
+// The database sits behind a TCP proxy set to "blackhole", so the messages stay unpersisted.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { JWT_SECRET, tokenFor } from "../support/app.ts";
+import { connect, type ClientSocket } from "../support/client.ts";
+import { createTestDatabase } from "../support/services.ts";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
+
+const ROOT = join(import.meta.dir, "../..");
+const MESSAGES = 300;
+
+let testDb: Awaited<ReturnType<typeof createTestDatabase>>;
+let proxy: TcpProxy;
+let viaProxy: string;
+let sql: postgres.Sql;
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  const target = new URL(testDb.url);
+  proxy = startTcpProxy({ hostname: target.hostname, port: Number(target.port || 5432) });
+  const url = new URL(testDb.url);
+  url.host = `127.0.0.1:${proxy.port}`;
+  viaProxy = url.toString();
+  sql = postgres(testDb.url, { max: 1, onnotice: () => {} });
+});
+afterAll(async () => {
+  await sql.end();
+  await proxy[Symbol.asyncDispose]();
+  await testDb[Symbol.asyncDispose]();
+});
+
+interface Child extends AsyncDisposable {
+  url: string;
+  proc: Bun.Subprocess<"ignore", "ignore", "pipe">;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+}
+
+/** Starts the ready server as its own process and resolves once it logged `listening`. */
+async function startServer(dataDir: string): Promise<Child> {
+  const proc = Bun.spawn([process.execPath, "src/main.ts"], {
+    cwd: ROOT,
+    env: {
+      ...process.env, PORT: "0", HOST: "127.0.0.1", DATABASE_URL: viaProxy, JWT_SECRET, DATA_DIR: dataDir,
+      LOG_LEVEL: "info", RATE_LIMIT_EVENTS: "0",
+    },
+    stdin: "ignore", stdout: "ignore", stderr: "pipe",
+  });
+  const logs: Record<string, unknown>[] = [];
+  const listening = Promise.withResolvers<number>();
+  // Drains stderr for the child's whole life, so a chatty child never blocks on a full pipe.
+  void (async () => {
+    let rest = "";
+    for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) {
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          logs.push(entry);
+          if (entry.msg === "listening") listening.resolve(entry.port as number);
+        } catch {
+          logs.push({ msg: line });
+        }
+      }
+    }
+    listening.reject(new Error(`server exited before listening: ${JSON.stringify(logs)}`));
+  })();
+  const timer = setTimeout(() => listening.reject(new Error("server not listening within 20 s")), 20_000);
+  try {
+    const port = await listening.promise;
+    return {
+      url: `http://127.0.0.1:${port}`, proc, logs,
+      async [Symbol.asyncDispose]() {
+        proc.kill("SIGKILL");
+        await proc.exited;
+      },
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function user(url: string, sub: string): Promise<ClientSocket & Disposable> {
+  return connect(url, { auth: { token: await tokenFor({ sub }) }, transports: ["websocket"] });
+}
+
+/** Emits `count` messages from alice and resolves once bob received every optimistic one. */
+async function chat(alice: ClientSocket, bob: ClientSocket, roomId: string, prefix: string, count: number): Promise<void> {
+  const all = Promise.withResolvers<void>();
+  let received = 0;
+  const onMessage = (message: { tempId: string }) => {
+    if (message.tempId.startsWith(prefix) && ++received === count) all.resolve();
+  };
+  bob.on("roomMessageRecieved", onMessage);
+  for (let i = 0; i < count; i++) alice.emit("roomMessage", { roomId, body: `${prefix}${i}`, tempId: `${prefix}${i}` });
+  await all.promise;
+  bob.off("roomMessageRecieved", onMessage);
+}
+
+/** temp ids with a message line in the spool: what a kill -9 cannot take away any more. */
+function spooledTempIds(dataDir: string, prefix: string): Set<string> {
+  const dir = join(dataDir, "spool");
+  const found = new Set<string>();
+  for (const name of readdirSync(dir)) {
+    let text = "";
+    try {
+      text = readFileSync(join(dir, name), "utf8");
+    } catch {
+      continue; // deleted between the listing and the read
+    }
+    for (const line of text.split("\n")) {
+      try {
+        const tempId = (JSON.parse(line) as { m?: { tempId?: string } }).m?.tempId;
+        if (tempId?.startsWith(prefix)) found.add(tempId);
+      } catch {}
+    }
+  }
+  return found;
+}
+
+/** For conditions that raise no event (a file's content, a table's rows); bounded by a deadline. */
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not before the deadline`);
+    await Bun.sleep(10);
+  }
+}
+
+async function copiesByTempId(roomId: string): Promise<Map<string, number>> {
+  const rows = await sql<{ temp_id: string; n: number }[]>`
+    select temp_id, count(*)::int as n from messages where room_id = ${roomId} group by temp_id`;
+  return new Map(rows.map((r) => [r.temp_id, r.n]));
+}
+
+function expectExactlyOnce(copies: Map<string, number>, prefix: string, count: number): void {
+  const expected = new Map(Array.from({ length: count }, (_, i) => [`${prefix}${i}`, 1]));
+  expect(copies).toEqual(expected);
+}
+
+describe("kill -9", () => {
+  test(`${MESSAGES} messages emitted while the database is unreachable are stored exactly once after a restart`, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "bunsen-kill9-"));
+    try {
+      proxy.setMode("up");
+      const first = await startServer(dataDir);
+      {
+        using alice = await user(first.url, "alice");
+        using bob = await user(first.url, "bob");
+        await alice.emitWithAck("joinRoom", { roomId: "crash" });
+        await bob.emitWithAck("joinRoom", { roomId: "crash" });
+        proxy.setMode("blackhole");
+        await chat(alice, bob, "crash", "k-", MESSAGES);
+        // The durability window (SPOOL_FSYNC_MS): wait until the batch holding the last one is written.
+        await until(() => spooledTempIds(dataDir, "k-").size === MESSAGES, "all messages in the spool");
+        expect((await copiesByTempId("crash")).size).toBe(0);
+        first.proc.kill("SIGKILL");
+        expect(await first.proc.exited).not.toBe(0);
+      }
+      proxy.setMode("up");
+      await using second = await startServer(dataDir);
+      expect(second.logs.find((l) => l.msg === "spool replayed")).toMatchObject({ messages: MESSAGES });
+      await until(async () => (await copiesByTempId("crash")).size === MESSAGES, "all messages stored");
+      expectExactlyOnce(await copiesByTempId("crash"), "k-", MESSAGES);
+
+      // A graceful stop after the replay leaves nothing to replay.
+      second.proc.kill("SIGTERM");
+      expect(await second.proc.exited).toBe(0);
+      expect(readdirSync(join(dataDir, "spool"))).toEqual([]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test("messages confirmed before the kill are not stored twice; the unconfirmed ones are stored once", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "bunsen-kill9-"));
+    try {
+      proxy.setMode("up");
+      const first = await startServer(dataDir);
+      {
+        using alice = await user(first.url, "alice");
+        using bob = await user(first.url, "bob");
+        await alice.emitWithAck("joinRoom", { roomId: "mixed" });
+        await bob.emitWithAck("joinRoom", { roomId: "mixed" });
+        let confirmed = 0;
+        alice.on("roomMessageConfirmed", () => confirmed++);
+        await chat(alice, bob, "mixed", "c-", 150);
+        await until(() => confirmed === 150, "150 confirmations");
+        expectExactlyOnce(await copiesByTempId("mixed"), "c-", 150);
+
+        proxy.setMode("blackhole");
+        await chat(alice, bob, "mixed", "u-", 150);
+        await until(() => spooledTempIds(dataDir, "u-").size === 150, "the unconfirmed messages in the spool");
+        first.proc.kill("SIGKILL");
+        await first.proc.exited;
+        expect(confirmed).toBe(150);
+      }
+      proxy.setMode("up");
+      await using second = await startServer(dataDir);
+      // The confirmed ones may be replayed too (success is not journaled): ON CONFLICT skips them.
+      const replayed = second.logs.find((l) => l.msg === "spool replayed")?.messages;
+      expect(replayed).toBeGreaterThanOrEqual(150);
+      await until(async () => (await copiesByTempId("mixed")).size === 300, "all 300 stored");
+      const copies = await copiesByTempId("mixed");
+      const [total] = await sql<{ n: number }[]>`select count(*)::int as n from messages where room_id = 'mixed'`;
+      expect(total!.n).toBe(300);
+      expectExactlyOnce(new Map([...copies].filter(([t]) => t.startsWith("c-"))), "c-", 150);
+      expectExactlyOnce(new Map([...copies].filter(([t]) => t.startsWith("u-"))), "u-", 150);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
