@@ -60,12 +60,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const namespaces: Namespace[] = config.namespaces.map((name) => io.of(name));
   const metrics = new Metrics();
-    maxConnections: config.limits.maxConnections,
-    maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
-    maxRoomsPerSocket: config.limits.maxRoomsPerSocket,
-    rateLimit: { events: config.limits.rateLimitEvents, windowMs: config.limits.rateLimitWindowMs },
-    maxBufferedBytes: config.limits.maxBufferedBytes,
-    maxBackpressureMs: config.limits.maxBackpressureMs,
   const ctx: ModuleContext = { io, config, database, writer, verifier, metrics, namespaces };
   for (const nsp of namespaces) {
     nsp.on("connection", (socket) => socket.onAny(() => { metrics.eventsIn++; }));

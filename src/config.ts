@@ -43,8 +43,6 @@ export interface LimitsConfig {
   readonly historyMaxLimit: number;
   readonly recoveryMaxDisconnectionMs: number;
 }
-  readonly maxBufferedBytes: number;
-  readonly maxBackpressureMs: number;
 
 export interface Config {
   readonly nodeEnv: string;
@@ -187,8 +185,6 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
 }
-      maxBufferedBytes: r.int("MAX_BUFFERED_BYTES", 1024),
-      maxBackpressureMs: r.int("MAX_BACKPRESSURE_MS", 1),
 
 function readAuth(r: Reader, isProduction: boolean): AuthConfig {
   const secret = r.optional("JWT_SECRET");
