@@ -4,7 +4,9 @@ import type { Server as BunServer } from "bun";
 import { join } from "node:path";
 import { createVerifier, type Verifier } from "./auth/jwt.ts";
 import type { Config } from "./config.ts";
+import Redis from "ioredis";
 import { Server, type Namespace, type ServerOptions } from "./index.ts";
+import { createRedisAdapter, type RedisAdapterFactory } from "./rooms/redis.ts";
 import { openDatabase, type Database } from "./persistence/db.ts";
 import { Spool } from "./persistence/spool.ts";
 import { Writer } from "./persistence/writer.ts";
@@ -41,6 +43,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const spool = openSpool(config);
   const writer = new Writer(database.db, { ...config.persistence, spool });
   if (spool) await replaySpool(spool, writer);
+  const redis = config.redisUrl === undefined ? undefined : connectRedis(config.redisUrl);
+  const { recoveryMaxDisconnectionMs, recoveryNamespaces } = config.limits;
   const io = new Server({
     path: config.path,
     pingInterval: config.pingIntervalMs,
@@ -56,11 +60,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimit: { events: config.limits.rateLimitEvents, windowMs: config.limits.rateLimitWindowMs },
     maxBufferedBytes: config.limits.maxBufferedBytes,
     maxBackpressureMs: config.limits.maxBackpressureMs,
+    adapter: redis?.adapter,
+    connectionStateRecovery: recoveryMaxDisconnectionMs > 0 && recoveryNamespaces.length > 0
+      ? { maxDisconnectionDuration: recoveryMaxDisconnectionMs, namespaces: recoveryNamespaces }
+      : undefined,
     ...options.server,
   });
   const namespaces: Namespace[] = config.namespaces.map((name) => io.of(name));
   const metrics = new Metrics();
-  const ctx: ModuleContext = { io, config, database, writer, verifier, metrics, namespaces };
+  const ctx: ModuleContext = { io, config, database, writer, verifier, metrics, namespaces, isRedisReady: redis?.adapter.isRedisReady };
   for (const nsp of namespaces) {
     nsp.on("connection", (socket) => socket.onAny(() => { metrics.eventsIn++; }));
   }
@@ -77,12 +85,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await writer.close();
     await spool?.close();
     await database.close();
+    if (redis) await redis.close();
   });
   log.info?.("ready server built", { database: database.kind, auth: verifier.mode, namespaces: config.namespaces.length });
   return {
     ...ctx,
     fetch: createRouter(ctx),
     close: () => io.close(),
+  };
+}
+
+// Several nodes share Redis (rooms/redis.ts): one publisher and one subscriber connection.
+function connectRedis(url: string): { adapter: RedisAdapterFactory; close(): Promise<void> } {
+  const pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  const sub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  return {
+    adapter: createRedisAdapter({ pub, sub }),
+    async close() {
+      await Promise.allSettled([pub.quit(), sub.quit()]);
+    },
   };
 }
 

@@ -42,6 +42,8 @@ export interface LimitsConfig {
   readonly maxBackpressureMs: number;
   readonly historyMaxLimit: number;
   readonly recoveryMaxDisconnectionMs: number;
+  /** Namespaces with connection state recovery on (their events carry an offset argument). */
+  readonly recoveryNamespaces: readonly string[];
 }
 
 export interface Config {
@@ -114,6 +116,7 @@ export const DEFAULTS = {
   MAX_BACKPRESSURE_MS: "30000", //      a WebSocket backpressured this long while written to ends with "slow consumer"
   HISTORY_MAX_LIMIT: "100", //          largest page the history API returns
   RECOVERY_MAX_DISCONNECTION_MS: "120000", // connection state recovery window; 0 disables recovery
+  RECOVERY_NAMESPACES: undefined, //    comma list of namespaces with recovery on (events then carry an extra offset argument)
 } as const satisfies Record<string, string | undefined>;
 
 type VarName = keyof typeof DEFAULTS;
@@ -180,6 +183,7 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
       maxBackpressureMs: r.int("MAX_BACKPRESSURE_MS", 1),
       historyMaxLimit: r.int("HISTORY_MAX_LIMIT", 1),
       recoveryMaxDisconnectionMs: r.int("RECOVERY_MAX_DISCONNECTION_MS"),
+      recoveryNamespaces: r.namespaces("RECOVERY_NAMESPACES"),
     },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);

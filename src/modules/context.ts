@@ -16,6 +16,8 @@ export interface ModuleContext {
   readonly metrics: Metrics;
   /** The namespaces the ready server serves (config.namespaces). */
   readonly namespaces: readonly Namespace[];
+  /** Whether the cluster bus is up; undefined on a single node (no REDIS_URL). */
+  readonly isRedisReady?: () => boolean;
 }
 
 /** The answer every module acks with: `{ok: true, data}` or `{ok: false, error: {code, message}}`. */

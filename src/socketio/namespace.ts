@@ -33,8 +33,11 @@ export class Namespace extends Listeners implements AdapterHost {
     super();
     this.server = server;
     this.name = name;
+    // Recovery is opt-in per namespace: it appends an offset argument that clients unaware of it
+    // (Flutter's) pass to their handlers.
     const recovery = server.options.connectionStateRecovery;
-    this.recovery = recovery === null ? null : { maxDisconnectionDurationMs: recovery.maxDisconnectionDuration };
+    const isRecovering = recovery !== null && (recovery.namespaces === null || recovery.namespaces.includes(name));
+    this.recovery = isRecovering ? { maxDisconnectionDurationMs: recovery.maxDisconnectionDuration } : null;
     this.adapter = this.createAdapter();
   }
 

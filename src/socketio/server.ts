@@ -88,6 +88,11 @@ export interface ServerOptions {
     maxDisconnectionDuration?: number;
     /** Skip `use()` middlewares when a session is restored. @default true */
     skipMiddlewares?: boolean;
+    /**
+     * Only these namespaces recover (and append offsets); the others behave as without recovery.
+     * @default undefined (every namespace)
+     */
+    namespaces?: readonly string[];
   };
 }
 
@@ -106,7 +111,11 @@ export interface ResolvedOptions {
   /** null when there is no rate limit. */
   readonly rateLimit: { readonly events: number; readonly windowMs: number; readonly disconnectAfter: number } | null;
   /** null when connection state recovery is off. */
-  readonly connectionStateRecovery: { readonly maxDisconnectionDuration: number; readonly skipMiddlewares: boolean } | null;
+  readonly connectionStateRecovery: {
+    readonly maxDisconnectionDuration: number;
+    readonly skipMiddlewares: boolean;
+    readonly namespaces: readonly string[] | null;
+  } | null;
 }
 
 const DEFAULTS = {
@@ -182,6 +191,7 @@ export class Server extends Listeners {
       connectionStateRecovery: options.connectionStateRecovery === undefined ? null : Object.freeze({
         maxDisconnectionDuration: options.connectionStateRecovery.maxDisconnectionDuration ?? DEFAULTS.maxDisconnectionDuration,
         skipMiddlewares: options.connectionStateRecovery.skipMiddlewares ?? DEFAULTS.skipMiddlewares,
+        namespaces: options.connectionStateRecovery.namespaces ?? null,
       }),
     });
     this.#adapterFactory = options.adapter ?? ((host) => new LocalAdapter(host));
