@@ -30,7 +30,7 @@ describe("health and readiness", () => {
 
     proxy.setMode("up");
     expect(await call(server.url, "/readyz", { auth: null })).toMatchObject({ status: 200 });
-  });
+  }, 15_000);
 });
 
 // Text format 0.0.4: HELP and TYPE before a family's samples, `name{labels} value` lines.

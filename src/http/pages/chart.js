@@ -29,7 +29,7 @@
       g.setTransform(ratio, 0, 0, ratio, 0, 0);
       g.clearRect(0, 0, width, height);
 
-      const pad = { left: 44, right: 8, top: 8, bottom: 18 };
+      const pad = { left: 56, right: 8, top: 8, bottom: 18 };
       const plotW = width - pad.left - pad.right;
       const plotH = height - pad.top - pad.bottom;
       let max = 0;

@@ -24,7 +24,14 @@
   };
 
   function chart(name, series, unit = "") {
-    $("legend-" + name).innerHTML = series.map((s) => `<span><i style="background:${s.color}"></i>${s.label}</span>`).join("");
+    // Built through the DOM: the page's CSP refuses inline style attributes.
+    for (const s of series) {
+      const item = document.createElement("span");
+      const swatch = document.createElement("i");
+      swatch.style.background = s.color;
+      item.append(swatch, s.label);
+      $("legend-" + name).appendChild(item);
+    }
     return new window.LineChart($("chart-" + name), series, { capacity: 120, unit });
   }
 
@@ -46,7 +53,7 @@
     $("tile-out").textContent = number(stats.eventsPerSecond.out, 1);
     $("tile-queue").textContent = number(stats.persistence.depth);
     const latency = stats.confirmLatencyMs;
-    $("tile-latency").textContent = latency.p50 === null ? "–" : `${number(latency.p50, 1)} / ${number(latency.p99, 1)}`;
+    $("tile-latency").textContent = latency.p50 === null ? "–" : `${number(latency.p50, 1)} / ${number(latency.p99, 1)} ms`;
 
     const t = Date.parse(stats.at) || Date.now();
     charts.sockets.push(t, { sockets: stats.sockets, users: stats.users, rooms: stats.rooms });
