@@ -32,6 +32,7 @@ export function renderMarkdown(results: Results): string {
       `${meta.durationS} s in total. ${meta.mode === "quick" ? "**Quick mode: short windows and fewer clients; indicative only.**" : ""}`,
     "Regenerated, with results.json and results.svg, by every run: do not edit by hand. How it measures: bench/README.md.",
     "",
+    ...noiseBanner(results),
     "## Machine",
     "",
     "| | |",
@@ -89,6 +90,29 @@ export function renderMarkdown(results: Results): string {
 
   push(...calibration(results), ...scenarioTables(results));
   return out.join("\n") + "\n";
+}
+
+/** Warns up front when other processes disturbed the windows (the § marks in the tables). */
+function noiseBanner(results: Results): string[] {
+  const loads: number[] = [];
+  const collect = (v: unknown): void => {
+    if (v === null || typeof v !== "object") return;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === "otherLoad" && typeof x === "number") loads.push(x);
+      else collect(x);
+    }
+  };
+  for (const row of Object.values(results.outcomes))
+    for (const o of Object.values(row)) if (o.status === "ok") collect(o.result);
+  const noisyCount = loads.filter((l) => l > NOISY).length;
+  if (noisyCount === 0) return [];
+  return [
+    `> **Noisy run: ${noisyCount} of ${loads.length} measurement windows shared the machine with other work ` +
+      `(> ${NOISY} cores used by other processes, up to ${Math.max(...loads).toFixed(2)}).** Latency percentiles and ` +
+      "throughput in those windows are disturbed; server CPU µs per operation is the most robust figure. " +
+      "Rerun on a quiet machine before drawing conclusions from met/missed.",
+    "",
+  ];
 }
 
 function statusLine(results: Results, server: string): string {
