@@ -7,10 +7,12 @@ import { prometheusText } from "./prometheus.ts";
 import type { Route } from "./routes.ts";
 import type { Throttle } from "./throttle.ts";
 
-export function opsRoutes(ctx: ModuleContext, throttle: Throttle): Route[] {
+export type ReadinessChecks = Record<string, () => boolean | Promise<boolean>>;
+
+export function opsRoutes(ctx: ModuleContext, throttle: Throttle, readiness: ReadinessChecks): Route[] {
   return [
     { method: "GET", path: "/healthz", isProtected: false, handler: () => Response.json({ status: "ok" }) },
-    { method: "GET", path: "/readyz", isProtected: false, handler: () => ready(ctx) },
+    { method: "GET", path: "/readyz", isProtected: false, handler: () => ready(ctx, readiness) },
     {
       method: "GET", path: "/metrics", isProtected: false,
       handler: () => new Response(prometheusText(ctx, throttle), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" } }),
@@ -18,8 +20,15 @@ export function opsRoutes(ctx: ModuleContext, throttle: Throttle): Route[] {
   ];
 }
 
-async function ready(ctx: ModuleContext): Promise<Response> {
+async function ready(ctx: ModuleContext, readiness: ReadinessChecks): Promise<Response> {
   const checks: Record<string, boolean> = { database: await ctx.database.ping() };
+  for (const [name, check] of Object.entries(readiness)) {
+    try {
+      checks[name] = await check();
+    } catch {
+      checks[name] = false;
+    }
+  }
   const failing = Object.keys(checks).filter((name) => !checks[name]);
   if (failing.length > 0) throw new HttpError(503, `not ready: ${failing.join(", ")} unreachable`, { details: { checks } });
   return Response.json({ status: "ready", checks });

@@ -29,11 +29,19 @@ interface CompiledRoute extends Route {
 
 export type Router = (req: Request) => Promise<Response>;
 
-export function createRouter(ctx: ModuleContext): Router {
+export interface RouterOptions {
+  /**
+   * Extra readiness checks for GET /readyz besides the database, e.g.
+   * `{ redis: adapterFactory.isRedisReady }` when REDIS_URL is set (rooms/redis.ts).
+   */
+  readiness?: Record<string, () => boolean | Promise<boolean>>;
+}
+
+export function createRouter(ctx: ModuleContext, options: RouterOptions = {}): Router {
   const throttle = new Throttle();
   ctx.io.onShutdown(() => throttle.close());
   const auth = createApiAuth(ctx.config.apiKey, ctx.verifier);
-  const routes: CompiledRoute[] = [...opsRoutes(ctx, throttle), ...apiRoutes(ctx, throttle), ...pageRoutes(ctx)].map((route) => ({
+  const routes: CompiledRoute[] = [...opsRoutes(ctx, throttle, options.readiness ?? {}), ...apiRoutes(ctx, throttle), ...pageRoutes(ctx)].map((route) => ({
     ...route,
     segments: route.path.split("/").slice(1),
   }));

@@ -102,3 +102,17 @@ describe("GET /api/stats", () => {
     void alice2;
   });
 });
+
+describe("/readyz with extra checks", () => {
+  test("is 503 naming the failing check, such as Redis, while the database is fine", async () => {
+    await using server = await startApp();
+    const { createRouter } = await import("../../src/http/routes.ts");
+    let isRedisReady = false;
+    const router = createRouter(server.app, { readiness: { redis: () => isRedisReady } });
+    const down = await router(new Request("http://x/readyz"));
+    expect([down.status, await down.json()]).toEqual([503, { error: { code: "not_ready", message: "not ready: redis unreachable", checks: { database: true, redis: false } } }]);
+    isRedisReady = true;
+    const up = await router(new Request("http://x/readyz"));
+    expect([up.status, await up.json()]).toEqual([200, { status: "ready", checks: { database: true, redis: true } }]);
+  });
+});
