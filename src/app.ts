@@ -90,7 +90,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   log.info?.("ready server built", { database: database.kind, auth: verifier.mode, namespaces: config.namespaces.length });
   return {
     ...ctx,
-    fetch: createRouter(ctx),
+    fetch: createRouter(ctx, { readiness: redis ? { redis: redis.adapter.isRedisReady } : {} }),
     close: () => io.close(),
   };
 }
