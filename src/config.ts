@@ -102,7 +102,7 @@ export const DEFAULTS = {
   PERSIST_MAX_QUEUE: "100000", //       write-behind queue bound; past it writes fail with queue_full
   PERSIST_MAX_RETRIES: "5", //          retries of a transient database error before persist_failed
   SPOOL_ENABLED: "true", //             journal messages not yet persisted to DATA_DIR/spool; replayed after a crash
-  SPOOL_FSYNC_MS: "10", //              spool batch write+fsync interval: a kill -9 may lose messages emitted this recently
+  SPOOL_FSYNC_MS: "10", //              spool fdatasync interval: an OS crash may lose messages this recent (a kill -9 loses none written)
   REDIS_URL: undefined, //              redis:// URL; unset = single node
   NODE_ID: undefined, //                this node's id in a cluster; default random
   API_KEY: undefined, //                HTTP API key; unset = the HTTP API requires an admin JWT
