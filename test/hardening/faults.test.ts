@@ -93,6 +93,7 @@ test("SIGTERM on bun src/main.ts with messages in flight: clients see the discon
   });
   try {
     const lines: string[] = [];
+    const listening = Promise.withResolvers<void>();
     const reader = child.stderr.getReader();
     const decoder = new TextDecoder();
     let port: number | undefined;
@@ -114,7 +115,6 @@ test("SIGTERM on bun src/main.ts with messages in flight: clients see the discon
         }
       }
     })();
-    const listening = Promise.withResolvers<void>();
     void child.exited.then(() => listening.reject(new Error(`exited before listening:\n${lines.join("\n")}`)));
     await listening.promise;
     const url = `http://127.0.0.1:${port}`;

@@ -58,13 +58,13 @@ function mutate(rand: () => number, frame: string): string {
   return out;
 }
 
-function randomBytes(rand: () => number, length: number): Uint8Array {
+function randomBytes(rand: () => number, length: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(length);
   for (let i = 0; i < length; i++) bytes[i] = Math.floor(rand() * 256);
   return bytes;
 }
 
-function frameOf(rand: () => number): string | Uint8Array {
+function frameOf(rand: () => number): string | Uint8Array<ArrayBuffer> {
   const r = rand();
   if (r < 0.25) return CORPUS[Math.floor(rand() * CORPUS.length)]!;
   if (r < 0.75) return mutate(rand, CORPUS[Math.floor(rand() * CORPUS.length)]!);
