@@ -43,7 +43,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const spool = openSpool(config);
   const writer = new Writer(database.db, { ...config.persistence, spool });
   if (spool) await replaySpool(spool, writer);
-  const redis = config.redisUrl === undefined ? undefined : connectRedis(config.redisUrl);
+  const redis = config.redisUrl === undefined ? undefined : connectRedis(config.redisUrl, config.redisKey);
   const { recoveryMaxDisconnectionMs, recoveryNamespaces } = config.limits;
   const io = new Server({
     path: config.path,
@@ -96,11 +96,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 }
 
 // Several nodes share Redis (rooms/redis.ts): one publisher and one subscriber connection.
-function connectRedis(url: string): { adapter: RedisAdapterFactory; close(): Promise<void> } {
+function connectRedis(url: string, key: string): { adapter: RedisAdapterFactory; close(): Promise<void> } {
   const pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
   const sub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
   return {
-    adapter: createRedisAdapter({ pub, sub }),
+    adapter: createRedisAdapter({ pub, sub, key }),
     async close() {
       await Promise.allSettled([pub.quit(), sub.quit()]);
     },

@@ -64,6 +64,8 @@ export interface Config {
   readonly auth: AuthConfig;
   readonly persistence: PersistenceConfig;
   readonly redisUrl?: string;
+  /** Prefix of every Redis channel and key (the Redis adapter's `key`): nodes sharing it form one cluster. */
+  readonly redisKey: string;
   readonly nodeId: string;
   readonly apiKey?: string;
   readonly namespaces: readonly string[];
@@ -104,6 +106,7 @@ export const DEFAULTS = {
   SPOOL_ENABLED: "true", //             journal messages not yet persisted to DATA_DIR/spool; replayed after a crash
   SPOOL_FSYNC_MS: "10", //              spool fdatasync interval: an OS crash may lose messages this recent (a kill -9 loses none written)
   REDIS_URL: undefined, //              redis:// URL; unset = single node
+  REDIS_KEY: "socket.io", //            prefix of the cluster's Redis channels and keys (@socket.io/redis-adapter's `key`); nodes sharing it form one cluster
   NODE_ID: undefined, //                this node's id in a cluster; default random
   API_KEY: undefined, //                HTTP API key; unset = the HTTP API requires an admin JWT
   NAMESPACES: "/,/chat,/messaging,/social,/notifications,/notification,/orders,/provisioning,/billing,/admin",
@@ -170,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
       spoolFsyncMs: r.int("SPOOL_FSYNC_MS", 1, 10_000),
     },
     redisUrl: r.url("REDIS_URL", ["redis:", "rediss:"]),
+    redisKey: r.string("REDIS_KEY"),
     nodeId: r.optional("NODE_ID") ?? randomUUID().slice(0, 8),
     apiKey: r.optional("API_KEY"),
     namespaces: r.namespaces("NAMESPACES"),
