@@ -2,7 +2,8 @@
 // connected. The last disconnect starts a grace period, so a reconnect (page reload, network blip)
 // does not flap; past it the user is offline, `lastSeen` is persisted through the write-behind queue,
 // and the rooms the user was in are told. Seeds 003 (`user:online`/`user:offline`) and 004 (`/chat`:
-// `online`/`offline`). Per node: with several nodes each one reports the sockets it holds.
+// `online`/`offline`). Several nodes: each counts its own sockets, and asks the cluster
+// (fetchSockets) before declaring a user offline or answering presence:get for users it does not hold.
 import type { Namespace, Server, Socket } from "../index.ts";
 import { lastSeen as storedLastSeen } from "../persistence/queries.ts";
 import { tenantRoom, userOf, userRoom } from "./auth.ts";
@@ -85,10 +86,12 @@ class PresenceTracker {
   async stateOf(userIds: readonly string[]): Promise<Record<string, PresenceState>> {
     const now = new Date().toISOString();
     const result: Record<string, PresenceState> = {};
+    const elsewhere = userIds.filter((userId) => !this.#users.has(userId));
+    const remote = elsewhere.length === 0 ? new Set<string>() : await this.#connectedInCluster(elsewhere);
     const unknown: string[] = [];
     for (const userId of userIds) {
       const unsaved = this.#unsaved.get(userId);
-      if (this.#users.has(userId)) result[userId] = { online: true, lastSeen: now };
+      if (this.#users.has(userId) || remote.has(userId)) result[userId] = { online: true, lastSeen: now };
       else if (unsaved !== undefined) result[userId] = { online: false, lastSeen: unsaved.toISOString() };
       else unknown.push(userId);
     }
@@ -118,12 +121,37 @@ class PresenceTracker {
   #onDisconnect(userId: string, entry: UserPresence): void {
     if (--entry.socketCount > 0) return;
     entry.disconnectedAt = new Date();
-    entry.grace = setTimeout(() => this.#goOffline(userId, entry), this.#graceMs);
+    entry.grace = setTimeout(() => void this.#goOffline(userId, entry), this.#graceMs);
   }
 
-  #goOffline(userId: string, entry: UserPresence): void {
+  // Users with a socket in any namespace on any node: one fetchSockets per namespace, not per user.
+  async #connectedInCluster(userIds: readonly string[]): Promise<Set<string>> {
+    const rooms = userIds.map(userRoom);
+    const lists = await Promise.all(this.#ctx.namespaces.map((nsp) => nsp.in(rooms).fetchSockets()));
+    const found = new Set<string>();
+    for (const list of lists) {
+      for (const socket of list) {
+        const id = (socket.data as { user?: { id?: unknown } } | undefined)?.user?.id;
+        if (typeof id === "string") found.add(id);
+      }
+    }
+    return found;
+  }
+
+  async #goOffline(userId: string, entry: UserPresence): Promise<void> {
+    if (entry.socketCount > 0 || this.#users.get(userId) !== entry) return;
+    let isElsewhere = false;
+    try {
+      isElsewhere = (await this.#connectedInCluster([userId])).has(userId);
+    } catch (err) {
+      log.warn?.("presence: the cluster did not answer; reporting offline", { userId, err });
+    }
+    // MUST re-check: a socket may have come back here while the cluster answered (entry.grace is
+    // still set, so onConnection treated it as a reconnect within the grace period).
     if (entry.socketCount > 0 || this.#users.get(userId) !== entry) return;
     this.#users.delete(userId);
+    // The node holding the user's other socket reports the offline when that one closes.
+    if (isElsewhere) return;
     const at = entry.disconnectedAt ?? new Date();
     this.#persist(userId, at);
     const payload = { userId, name: entry.name, username: entry.name, lastSeen: at.toISOString() };
