@@ -4,6 +4,7 @@
 import type { Server as BunServer, ServerWebSocket, WebSocketHandler } from "bun";
 import { checkQuery, ENGINE_ERRORS, errorBody, errorStatus, type EngineError, type TransportName } from "./handshake.ts";
 import { decodeFrame, decodePayload, type Protocol } from "./packets.ts";
+import { Heartbeat } from "./heartbeat.ts";
 import { Session, type SessionRequest, type WsData } from "./session.ts";
 import { log } from "../log.ts";
 
@@ -53,8 +54,11 @@ export class Engine {
   #perAddress = new Map<string, number>();
   #connectionCount = 0;
 
+  readonly #heartbeat: Heartbeat;
+
   constructor(options: EngineOptions) {
     this.options = options;
+    this.#heartbeat = new Heartbeat(this.sessions, options.pingIntervalMs, options.pingTimeoutMs);
     const origin = options.cors?.origin;
     this.#allowedOrigins = origin === undefined || origin === "*" || origin === true ? null
       : origin === false ? new Set() : new Set(Array.isArray(origin) ? origin : [origin]);
@@ -125,7 +129,7 @@ export class Engine {
       headers, query, address, url: url.pathname + url.search,
       secure: url.protocol === "https:", time: new Date(now).toString(), issued: now,
     };
-    return new Session(randomId(), protocol, transport, request, this.options, this.#forget);
+    return new Session(randomId(), protocol, transport, request, this.options, this.#heartbeat, this.#forget);
   }
 
   // Called once per session (Session#end, or a failed upgrade), so the counts stay exact.
@@ -160,7 +164,8 @@ export class Engine {
     this.sessions.set(session.sid, session);
     session.send(session.openPacket(this.#upgrades, this.options.maxHttpBufferSize));
     this.onSession(session);
-    session.start();
+    session.start(this.#heartbeat.tick);
+    this.#heartbeat.start();
     const body = session.poll(req.signal);
     // The buffer holds at least the open packet, so poll() answers at once.
     return new Response(body as string, { headers: this.#corsHeaders(req, false, TEXT_HEADERS) });
@@ -235,7 +240,8 @@ export class Engine {
       this.sessions.set(session.sid, session);
       ws.send(session.openPacket([], this.options.maxHttpBufferSize));
       this.onSession(session);
-      session.start();
+      session.start(this.#heartbeat.tick);
+    this.#heartbeat.start();
     },
     message: (ws: ServerWebSocket<WsData>, message: string | Buffer) => {
       const { session, isProbe } = ws.data;
@@ -272,6 +278,7 @@ export class Engine {
 
   /** Closes every session with `reason`. */
   closeAll(reason: "server shutting down" | "forced close"): void {
+    this.#heartbeat.stop();
     for (const session of [...this.sessions.values()]) session.close(reason);
   }
 }

@@ -3,6 +3,7 @@
 import type { ServerWebSocket } from "bun";
 import { binaryFrameV3, encodePayload, MESSAGE, NOOP, PING, PONG, CLOSE, UPGRADE, type EnginePacket, type Frame, type Protocol } from "./packets.ts";
 import type { TransportName } from "./handshake.ts";
+import type { HeartbeatMember } from "./heartbeat.ts";
 
 /** Why a session ended, spelled as the reference server and the official clients spell it. */
 export type EngineCloseReason =
@@ -53,7 +54,7 @@ export interface SessionTimings {
 
 type PollResolve = (body: string) => void;
 
-export class Session {
+export class Session implements HeartbeatMember {
   readonly sid: string;
   readonly protocol: Protocol;
   readonly request: SessionRequest;
@@ -74,18 +75,22 @@ export class Session {
   #pendingPoll: PollResolve | null = null;
   #isFlushScheduled = false;
   #timings: SessionTimings;
-  #pingTimer: Timer | null = null;
-  #timeoutTimer: Timer | null = null;
-  #isAwaitingPong = false;
+  /** Tick of the last server ping answered (v4), or of the heartbeat when the session started. */
+  #pongTick = 0;
+  /** When the client last pinged (v3), in performance.now() milliseconds. */
+  #lastPingAt = 0;
   #lingerTimer: Timer | null = null;
   #onEnd: (session: Session) => void;
 
-  constructor(sid: string, protocol: Protocol, transport: TransportName, request: SessionRequest, timings: SessionTimings, onEnd: (session: Session) => void) {
+  readonly #heartbeat: { readonly tick: number };
+
+  constructor(sid: string, protocol: Protocol, transport: TransportName, request: SessionRequest, timings: SessionTimings, heartbeat: { readonly tick: number }, onEnd: (session: Session) => void) {
     this.sid = sid;
     this.protocol = protocol;
     this.transport = transport;
     this.request = request;
     this.#timings = timings;
+    this.#heartbeat = heartbeat;
     this.#onEnd = onEnd;
   }
 
@@ -109,29 +114,30 @@ export class Session {
     });
   }
 
-  /** Starts the heartbeat. v4: the server pings; v3: the client pings and the server watches. */
-  start(): void {
-    const { pingIntervalMs, pingTimeoutMs } = this.#timings;
-    if (this.protocol === 4) this.#pingTimer = setTimeout(this.#ping, pingIntervalMs);
-    else this.#timeoutTimer = setTimeout(this.#onHeartbeatTimeout, pingIntervalMs + pingTimeoutMs);
+  /**
+   * Joins the engine's heartbeat (engine/heartbeat.ts) at `tick`. v4: the server pings; v3: the
+   * client pings and the server watches.
+   */
+  start(tick: number): void {
+    this.#pongTick = tick;
+    this.#lastPingAt = performance.now();
+  }
+
+  onPing(): void {
+    if (this.protocol === 4) this.send("2");
+  }
+
+  checkHeartbeat(tick: number, now: number): void {
+    if (!this.isOpen) return;
+    const isLate = this.protocol === 4
+      ? this.#pongTick < tick
+      : now - this.#lastPingAt > this.#timings.pingIntervalMs + this.#timings.pingTimeoutMs;
+    if (isLate) this.close("ping timeout");
   }
 
   attachWebSocket(ws: ServerWebSocket<WsData>): void {
     this.#ws = ws;
   }
-
-  // Timers are created once and refresh()ed: Bun re-arms a timer that has fired (checked on Bun
-  // 1.4), but NOT one that was cleared, so a pong clears a flag instead of the timeout timer.
-  #ping = (): void => {
-    this.#isAwaitingPong = true;
-    this.send("2");
-    if (this.#timeoutTimer === null) this.#timeoutTimer = setTimeout(this.#onHeartbeatTimeout, this.#timings.pingTimeoutMs);
-    else this.#timeoutTimer.refresh();
-  };
-
-  #onHeartbeatTimeout = (): void => {
-    if (this.protocol === 3 || this.#isAwaitingPong) this.close("ping timeout");
-  };
 
   /** Writes one frame. Volatile frames are dropped when the transport cannot take them now. */
   send(frame: Frame, isVolatile = false, compress = false): void {
@@ -224,15 +230,12 @@ export class Session {
         this.handler?.onMessage(packet.data);
         return;
       case PONG:
-        if (this.protocol === 4) {
-          this.#isAwaitingPong = false;
-          this.#pingTimer?.refresh();
-        }
+        if (this.protocol === 4) this.#pongTick = this.#heartbeat.tick;
         return;
       case PING:
         if (this.protocol === 3) {
           this.send("3" + (typeof packet.data === "string" ? packet.data : ""));
-          this.#timeoutTimer?.refresh();
+          this.#lastPingAt = performance.now();
           return;
         }
         return this.close("parse error");
@@ -290,8 +293,6 @@ export class Session {
   close(reason: EngineCloseReason): void {
     if (!this.isOpen) return;
     this.isOpen = false;
-    if (this.#pingTimer !== null) clearTimeout(this.#pingTimer);
-    if (this.#timeoutTimer !== null) clearTimeout(this.#timeoutTimer);
     // A server-side close MUST deliver what was written just before it (the DISCONNECT packets of
     // socket.disconnect(true)) ahead of the close packet, in a separate response, as engine.io
     // drains its write buffer first: socket.io-client defers decoded packets by a tick, so a close
