@@ -15,6 +15,7 @@ import { SCENARIOS } from "./loadgen.ts";
 import { hasTaskset, machineInfo } from "./lib/machine.ts";
 import { readMachineBusyMicros } from "./lib/proc.ts";
 import { pinned, runLoadgen, startServer, stop, stopAll } from "./lib/processes.ts";
+import { runChat } from "./lib/chat-runner.ts";
 import type { Outcome, Results } from "./lib/results.ts";
 import { renderMarkdown } from "./lib/report.ts";
 import { renderSvg } from "./lib/chart.ts";
@@ -109,8 +110,16 @@ async function runOne(server: ServerSpec, scenario: string, onProgress: (text: s
   if (performance.now() - startedAt > budgetMs) return { status: "skipped", note: "time budget exhausted" };
 
   const quietWaitMs = await waitForQuiet(onProgress);
+  if (scenario === "chat") {
+    // Several servers (Postgres, PGlite, persistence off) and the Writer alone: lib/chat-runner.ts.
+    const outcome = await runChat({
+      server, bun: process.execPath, serverCore: SERVER_CORE, loadgenCore: LOADGEN_CORE, isQuick,
+      timeoutMs: scenarioTimeoutMs, freePort, onProgress,
+    });
+    return outcome.status === "ok" ? { status: "ok", result: { ...outcome.result, quietWaitMs } } : outcome;
+  }
   const port = await freePort();
-  const argv = scenario === "chat" ? server.chatCommand!(port, process.execPath) : server.command(port, process.execPath);
+  const argv = server.command(port, process.execPath);
   onProgress("starting server");
   let running;
   try {

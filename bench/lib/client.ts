@@ -49,6 +49,8 @@ abstract class BaseClient implements SioClient {
   #ackSeq = 0;
   #pending = new Map<number, (frame: string) => void>();
   protected connected = Promise.withResolvers<void>();
+  /** The Socket.IO CONNECT packet: "40", or "40{…}" with an auth payload (e.g. {"token":"…"}). */
+  protected connectPacket = "40";
 
   protected abstract write(packet: string): void;
   abstract close(): void;
@@ -91,7 +93,7 @@ abstract class BaseClient implements SioClient {
       case 0x32 /* "2" ping: v4 servers ping, clients answer */:
         return this.write("3");
       case 0x30 /* "0" open */:
-        return this.write("40");
+        return this.write(this.connectPacket);
       case 0x31 /* "1" close */:
         this.connected.reject(new Error("server closed the session"));
         return this.close();
@@ -130,8 +132,9 @@ export class WsClient extends BaseClient {
   readonly #ws: WebSocket;
   #isClosed = false;
 
-  private constructor(baseUrl: string) {
+  private constructor(baseUrl: string, auth?: Record<string, unknown>) {
     super();
+    if (auth) this.connectPacket = `40${JSON.stringify(auth)}`;
     const url = `${baseUrl.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`;
     this.#ws = new WebSocket(url);
     this.#ws.onmessage = (ev) => {
@@ -144,9 +147,9 @@ export class WsClient extends BaseClient {
     this.#ws.onerror = () => this.connected.reject(new Error("websocket error"));
   }
 
-  /** Resolves once the Socket.IO CONNECT reply ("40{…}") arrives. */
-  static async connect(baseUrl: string, timeoutMs = 10_000): Promise<WsClient> {
-    const client = new WsClient(baseUrl);
+  /** Resolves once the Socket.IO CONNECT reply ("40{…}") arrives; `auth` goes in the CONNECT packet. */
+  static async connect(baseUrl: string, timeoutMs = 10_000, auth?: Record<string, unknown>): Promise<WsClient> {
+    const client = new WsClient(baseUrl, auth);
     const timer = setTimeout(() => client.connected.reject(new Error("connect timeout")), timeoutMs);
     try {
       await client.connected.promise;

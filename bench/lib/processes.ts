@@ -11,23 +11,36 @@ export const pinned = (core: number | null, argv: string[]) =>
 
 export type RunningServer = { proc: Subprocess<"ignore", "pipe", "pipe">; pid: number; stderrTail(): string };
 
-/** Starts a server and resolves once it prints "listening"; rejects with its stderr if it exits first. */
-export async function startServer(argv: string[], port: number, timeoutMs = 15_000): Promise<RunningServer> {
+// src/main.ts (the ready server) logs JSON lines on stderr: {"level":"info","msg":"listening",...}.
+const JSON_LISTENING = '"msg":"listening"';
+
+/**
+ * Starts a server and resolves once it prints "listening" on stdout (bench servers) or logs
+ * {"msg":"listening"} on stderr (src/main.ts); rejects with its stderr if it exits first.
+ * `env` adds to the inherited environment (the chat runs' DATABASE_URL, JWT_SECRET, …).
+ */
+export async function startServer(argv: string[], port: number, timeoutMs = 15_000, env: Record<string, string> = {}): Promise<RunningServer> {
   const proc = Bun.spawn(argv, {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, PORT: String(port), NODE_ENV: "production" },
+    env: { ...process.env, PORT: String(port), NODE_ENV: "production", ...env },
   });
   started.add(proc);
+  // Keeps draining stdout and stderr after "listening": a closed pipe would fail the server's later writes.
+  const listening = Promise.withResolvers<boolean>();
   let stderr = "";
+  let isJsonListening = false;
   void (async () => {
-    for await (const chunk of textChunks(proc.stderr)) stderr = (stderr + chunk).slice(-4000);
+    for await (const chunk of textChunks(proc.stderr)) {
+      stderr = (stderr + chunk).slice(-4000);
+      if (!isJsonListening && stderr.includes(JSON_LISTENING)) {
+        isJsonListening = true;
+        listening.resolve(true);
+      }
+    }
   })().catch(() => {});
   const stderrTail = () => stderr.trim().split("\n").slice(-6).join("\n");
-
-  // Keeps draining stdout after "listening": a closed pipe would fail the server's later writes.
-  const listening = Promise.withResolvers<boolean>();
   void (async () => {
     let out = "";
     for await (const chunk of textChunks(proc.stdout)) {
@@ -55,8 +68,9 @@ export async function runLoadgen(
   argv: string[],
   timeoutMs: number,
   onProgress: (text: string) => void,
+  env: Record<string, string> = {},
 ): Promise<LoadgenOutcome> {
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
   started.add(proc);
   let errors = "";
   const progress = (async () => {

@@ -8,10 +8,12 @@ export type ServerSpec = {
   command(port: number, bun: string): string[];
   hasPolling: boolean;
   /**
-   * The chat scenario's server, when this server has one. Hook for Bunsen: once src/main.ts serves
-   * the chat module, set `chatCommand: (port, bun) => [bun, "src/main.ts"]` (PORT is also in env).
+   * The chat scenario's server, when this server has one (Bunsen: the ready server, src/main.ts; PORT,
+   * DATABASE_URL, DATA_DIR, JWT_SECRET come in env from bench/lib/chat-runner.ts).
    */
   chatCommand?(port: number, bun: string): string[];
+  /** The chat scenario's "persistence off" baseline: the same optimistic emit with no database. */
+  chatBaselineCommand?(port: number, bun: string): string[];
   note?: string;
 };
 
@@ -39,6 +41,8 @@ export const SERVERS: ServerSpec[] = [
     name: "bunsen",
     label: "Bunsen",
     command: (port, bun) => [bun, "bench/servers/bunsen.ts", String(port)],
+    chatCommand: (_port, bun) => [bun, "src/main.ts"],
+    chatBaselineCommand: (port, bun) => [bun, "bench/servers/bunsen-chat-nopersist.ts", String(port)],
     hasPolling: true,
   },
 ];
