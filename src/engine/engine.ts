@@ -127,7 +127,7 @@ export class Engine {
     this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     const request: SessionRequest = {
       headers, query, address, url: url.pathname + url.search,
-      secure: url.protocol === "https:", time: new Date(now).toString(), issued: now,
+      secure: url.protocol === "https:", issued: now,
     };
     return new Session(randomId(), protocol, transport, request, this.options, this.#heartbeat, this.#forget);
   }

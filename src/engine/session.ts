@@ -38,7 +38,6 @@ export interface SessionRequest {
   query: Record<string, string>;
   address: string;
   secure: boolean;
-  time: string;
   issued: number;
 }
 
@@ -159,7 +158,7 @@ export class Session implements HeartbeatMember {
     if (this.#pendingPoll !== null && !this.#isFlushScheduled) {
       // One flush per tick: frames written in the same tick leave in one response.
       this.#isFlushScheduled = true;
-      queueMicrotask(this.#flushPoll);
+      queueMicrotask(() => this.#flushPoll());
     }
   }
 
@@ -181,7 +180,8 @@ export class Session implements HeartbeatMember {
     if (ws === this.#ws) this.#backpressureSince = 0;
   }
 
-  #flushPoll = (): void => {
+  // A method, not an arrow field: WebSocket sessions never poll, so they carry no closure for it.
+  #flushPoll(): void {
     this.#isFlushScheduled = false;
     const resolve = this.#pendingPoll;
     if (resolve === null || this.#buffer.length === 0) return;
@@ -190,7 +190,7 @@ export class Session implements HeartbeatMember {
     this.#buffer = [];
     this.#bufferedBytes = 0;
     resolve(body);
-  };
+  }
 
   /** Long-polling GET. Returns the body now, or a promise settled by the next write. */
   poll(signal: AbortSignal): string | Promise<string> | "overlap" {

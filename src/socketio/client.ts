@@ -68,7 +68,7 @@ export class Client implements SessionHandler {
 
   /** Called by the namespace when a CONNECT ends, accepted or refused. */
   connectSettled(name: string, socket: Socket | null): void {
-    this.#connecting?.delete(name);
+    if (this.#connecting?.delete(name) && this.#connecting.size === 0) this.#connecting = null;
     if (socket === null) return;
     this.sockets.set(name, socket);
     if (this.#connectTimer !== null) {
