@@ -90,17 +90,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   log.info?.("ready server built", { database: database.kind, auth: verifier.mode, namespaces: config.namespaces.length });
   return {
     ...ctx,
-    fetch: createRouter(ctx, { readiness: redis ? { redis: redis.adapter.isRedisReady } : {} }),
+    fetch: createRouter(ctx, redis ? { readiness: { redis: redis.adapter.isRedisReady }, redis: { client: redis.pub, prefix: config.redisKey } } : {}),
     close: () => io.close(),
   };
 }
 
 // Several nodes share Redis (rooms/redis.ts): one publisher and one subscriber connection.
-function connectRedis(url: string, key: string): { adapter: RedisAdapterFactory; close(): Promise<void> } {
+function connectRedis(url: string, key: string): { adapter: RedisAdapterFactory; pub: Redis; close(): Promise<void> } {
   const pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
   const sub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
   return {
     adapter: createRedisAdapter({ pub, sub, key }),
+    pub, // also runs the HTTP API's throttle scripts (http/redis-throttle.ts)
     async close() {
       await Promise.allSettled([pub.quit(), sub.quit()]);
     },

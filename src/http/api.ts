@@ -9,9 +9,9 @@ import { idString, onlyFields, optionalString, readJson, type Fields } from "./b
 import { deliver, namespaceOf, parseEmit, type EmitRequest, type TargetKind } from "./emit.ts";
 import { HttpError } from "./errors.ts";
 import type { Params, Route } from "./routes.ts";
-import type { Throttle } from "./throttle.ts";
+import type { EventThrottle } from "./throttle.ts";
 
-export function apiRoutes(ctx: ModuleContext, throttle: Throttle): Route[] {
+export function apiRoutes(ctx: ModuleContext, throttle: EventThrottle): Route[] {
   const maxBytes = ctx.config.maxPayloadBytes;
   const emit = (kind?: TargetKind) => async (req: Request, params: Params) => {
     const request = parseEmit(await readJson(req, maxBytes), kind && { kind, id: params.id! });
@@ -32,14 +32,14 @@ export function apiRoutes(ctx: ModuleContext, throttle: Throttle): Route[] {
     { method: "GET", path: "/api/stats", isProtected: true, handler: () => Response.json(adminStats(ctx)) },
     {
       method: "GET", path: "/api/events/pending", isProtected: true,
-      handler: () => {
-        const events = throttle.list();
+      handler: async () => {
+        const events = await throttled(() => throttle.list());
         return Response.json({ count: events.length, events });
       },
     },
     {
       method: "POST", path: "/api/events/flush", isProtected: true,
-      handler: async () => Response.json({ flushed: await throttle.flush() }),
+      handler: async () => Response.json({ flushed: await throttled(() => throttle.flush()) }),
     },
   ];
 }
@@ -48,26 +48,37 @@ type EmitResult =
   | { recipients: number }
   | { recipients: null; throttled: { key: string; dueAt: string; isReplaced: boolean } };
 
-async function emitOrQueue(ctx: ModuleContext, throttle: Throttle, request: EmitRequest): Promise<EmitResult> {
+async function emitOrQueue(ctx: ModuleContext, throttle: EventThrottle, request: EmitRequest): Promise<EmitResult> {
   const nsp = namespaceOf(ctx, request.namespace);
   if (request.throttle === undefined || request.isForced) {
     // A forced event supersedes the one waiting under its key: sending the older one later would
     // overwrite the newer state on the clients.
-    if (request.throttle) throttle.cancel(request.throttle.key);
+    if (request.throttle) await throttled(() => throttle.cancel(request.throttle!.key));
     const recipients = await deliver(ctx, nsp, request);
     log.debug?.("api emit", { nsp: nsp.name, event: request.event, recipients, isForced: request.isForced });
     return { recipients };
   }
-  const queued = throttle.submit(request.throttle.key, request.throttle.ms, {
+  const queued = await throttled(() => throttle.submit(request.throttle!.key, request.throttle!.ms, {
     namespace: request.namespace,
     event: request.event,
     to: request.to,
     except: request.except,
     data: request.data,
     send: () => deliver(ctx, nsp, request),
-  });
+    request,
+  }));
   if (queued === null) throw new HttpError(429, "throttle: too many pending keys; flush or retry later");
   return { recipients: null, throttled: { key: request.throttle.key, dueAt: new Date(queued.dueAtMs).toISOString(), isReplaced: queued.isReplaced } };
+}
+
+// In a cluster the throttle lives in Redis (redis-throttle.ts): Redis unreachable is a 503, not a 500.
+async function throttled<T>(operation: () => T | Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (err) {
+    log.warn?.("throttle unavailable", { err: String(err) });
+    throw new HttpError(503, "throttle: the cluster's Redis is unavailable; retry later");
+  }
 }
 
 // Seed 001's emit_notification(user_id, notification_id, title, message, type): `message` is

@@ -5,11 +5,11 @@ import type { ModuleContext } from "../modules/context.ts";
 import { HttpError } from "./errors.ts";
 import { prometheusText } from "./prometheus.ts";
 import type { Route } from "./routes.ts";
-import type { Throttle } from "./throttle.ts";
+import type { EventThrottle } from "./throttle.ts";
 
 export type ReadinessChecks = Record<string, () => boolean | Promise<boolean>>;
 
-export function opsRoutes(ctx: ModuleContext, throttle: Throttle, readiness: ReadinessChecks): Route[] {
+export function opsRoutes(ctx: ModuleContext, throttle: EventThrottle, readiness: ReadinessChecks): Route[] {
   return [
     { method: "GET", path: "/healthz", isProtected: false, handler: () => Response.json({ status: "ok" }) },
     { method: "GET", path: "/readyz", isProtected: false, handler: () => ready(ctx, readiness) },

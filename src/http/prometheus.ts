@@ -2,7 +2,7 @@
 // Names are bunsen_*; counters end in _total; units are in the name (_seconds, _milliseconds).
 import type { ModuleContext } from "../modules/context.ts";
 import { getStats } from "../modules/stats.ts";
-import type { Throttle } from "./throttle.ts";
+import type { EventThrottle } from "./throttle.ts";
 
 type Labels = Record<string, string>;
 type Sample = { labels?: Labels; value: number | null };
@@ -36,7 +36,7 @@ function valueOf(value: number | null): string {
   return String(value);
 }
 
-export function prometheusText(ctx: ModuleContext, throttle: Throttle): string {
+export function prometheusText(ctx: ModuleContext, throttle: EventThrottle): string {
   const { metrics } = ctx;
   const writer = ctx.writer.stats();
   const latency = metrics.confirmLatency.percentiles();

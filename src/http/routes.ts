@@ -2,6 +2,7 @@
 // A flat table of routes (method, path with :params, protected or not); no match → 404 JSON, a
 // path that exists under another method → 405 JSON with Allow. Errors become Responses only in
 // errors.ts.
+import type { Redis } from "ioredis";
 import type { ModuleContext } from "../modules/context.ts";
 import { log } from "../log.ts";
 import { apiRoutes } from "./api.ts";
@@ -9,7 +10,9 @@ import { createApiAuth } from "./auth.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { opsRoutes } from "./ops.ts";
 import { pageRoutes } from "./pages.ts";
-import { Throttle } from "./throttle.ts";
+import { deliver, namespaceOf, type EmitRequest } from "./emit.ts";
+import { RedisThrottle } from "./redis-throttle.ts";
+import { Throttle, type EventThrottle } from "./throttle.ts";
 
 export type Params = Record<string, string>;
 export type Handler = (req: Request, params: Params) => Response | Promise<Response>;
@@ -35,10 +38,17 @@ export interface RouterOptions {
    * `{ redis: adapterFactory.isRedisReady }` when REDIS_URL is set (rooms/redis.ts).
    */
   readiness?: Record<string, () => boolean | Promise<boolean>>;
+  /** The cluster's Redis (REDIS_URL) and key prefix (REDIS_KEY): throttled emits coalesce cluster-wide. */
+  redis?: { client: Redis; prefix: string };
 }
 
 export function createRouter(ctx: ModuleContext, options: RouterOptions = {}): Router {
-  const throttle = new Throttle();
+  const throttle: EventThrottle = options.redis === undefined ? new Throttle() : new RedisThrottle({
+    redis: options.redis.client,
+    prefix: options.redis.prefix,
+    // Whichever node sends a window, it emits the stored request through the adapter (every node).
+    send: (request) => deliver(ctx, namespaceOf(ctx, (request as EmitRequest).namespace), request as EmitRequest),
+  });
   ctx.io.onShutdown(() => throttle.close());
   const auth = createApiAuth(ctx.config.apiKey, ctx.verifier);
   const routes: CompiledRoute[] = [...opsRoutes(ctx, throttle, options.readiness ?? {}), ...apiRoutes(ctx, throttle), ...pageRoutes(ctx)].map((route) => ({

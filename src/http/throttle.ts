@@ -13,6 +13,8 @@ export interface ThrottledEvent {
   readonly data: unknown;
   /** Emits now; resolves with the recipient count. */
   send(): Promise<number>;
+  /** send()'s input as JSON-safe data: in a cluster another node may send the event (RedisThrottle). */
+  readonly request: unknown;
 }
 
 export interface PendingInfo {
@@ -36,12 +38,28 @@ interface Pending {
   timer: Timer;
 }
 
+/** What the HTTP API needs of a throttle: in memory on one node (Throttle), in Redis for a cluster (RedisThrottle). */
+export interface EventThrottle {
+  /** Windows this node will send when they end (Prometheus' bunsen_throttle_pending). */
+  readonly size: number;
+  submit(key: string, windowMs: number, event: ThrottledEvent): SubmitResult | null | Promise<SubmitResult | null>;
+  cancel(key: string): boolean | Promise<boolean>;
+  list(): PendingInfo[] | Promise<PendingInfo[]>;
+  flush(): Promise<number>;
+  close(): void;
+}
+
+export interface SubmitResult {
+  isReplaced: boolean;
+  dueAtMs: number;
+}
+
 export interface ThrottleOptions {
   /** Keys pending at once; past it submit() refuses. @default 10_000 */
   maxPending?: number;
 }
 
-export class Throttle {
+export class Throttle implements EventThrottle {
   readonly #pending = new Map<string, Pending>();
   readonly #maxPending: number;
 
@@ -54,7 +72,7 @@ export class Throttle {
   }
 
   /** Queues `event` under `key`, replacing the one waiting there. null when the table is full. */
-  submit(key: string, windowMs: number, event: ThrottledEvent): { isReplaced: boolean; dueAtMs: number } | null {
+  submit(key: string, windowMs: number, event: ThrottledEvent): SubmitResult | null {
     const current = this.#pending.get(key);
     if (current !== undefined) {
       current.event = event;

@@ -107,3 +107,49 @@ describe("three ready-server processes on one Redis", () => {
     expect(seen.body.recipients).toBe(3);
   }, 30_000);
 });
+
+describe("throttled API emits coalesce cluster-wide", () => {
+  const liked = (key: string, count: number, ms: number, extra: Record<string, unknown> = {}) => ({
+    event: "post_liked", data: { post_id: key, like_count: count }, to: { users: [`${key}-viewer`] }, throttle: { key, ms }, ...extra,
+  });
+  const pendingKeys = async (node: ReadyNode) => (await call(node.url, "/api/events/pending")).body.events.map((e: { key: string }) => e.key);
+
+  test("one key submitted to three nodes is one window: every node lists it, its newest event is sent once", async () => {
+    const viewer = record(await user(n2, "rc-burst-viewer"));
+    const answers = [];
+    for (const [i, node] of [n1, n2, n3].entries()) answers.push(await call(node.url, "/api/emit", { body: liked("rc-burst", i + 1, 1000) }));
+    expect(answers.map((a) => [a.status, a.body.throttled.isReplaced])).toEqual([[202, false], [202, true], [202, true]]);
+    expect(new Set(answers.map((a) => a.body.throttled.dueAt)).size).toBe(1);
+    for (const node of [n1, n2, n3]) {
+      const pending = await call(node.url, "/api/events/pending");
+      expect(pending.body.events.filter((e: { key: string }) => e.key === "rc-burst")).toEqual([
+        expect.objectContaining({ key: "rc-burst", event: "post_liked", data: { post_id: "rc-burst", like_count: 3 }, coalescedCount: 3 }),
+      ]);
+    }
+    await viewer.until("post_liked");
+    // Sent after the window closed: a second post_liked would have come before it.
+    await call(n3.url, "/api/users/rc-burst-viewer/emit", { body: { event: "sentinel" } });
+    await viewer.until("sentinel");
+    expect(viewer.named("post_liked")).toEqual([[{ post_id: "rc-burst", like_count: 3 }]]);
+    expect(await pendingKeys(n1)).not.toContain("rc-burst");
+  }, 30_000);
+
+  test("POST /api/events/flush on another node sends the window node 1 owns; force on node 3 supersedes one", async () => {
+    const viewer = record(await user(n3, "rc-flush-viewer"));
+    await call(n1.url, "/api/emit", { body: liked("rc-flush", 1, 600_000) });
+    await call(n3.url, "/api/emit", { body: liked("rc-flush", 2, 600_000) });
+    const flushed = await call(n2.url, "/api/events/flush", { method: "POST" });
+    expect(flushed).toMatchObject({ status: 200, body: { flushed: 1 } });
+    await viewer.until("post_liked");
+    expect(viewer.named("post_liked")).toEqual([[{ post_id: "rc-flush", like_count: 2 }]]);
+    for (const node of [n1, n2, n3]) expect(await pendingKeys(node)).not.toContain("rc-flush");
+
+    const forcedViewer = record(await user(n1, "rc-force-viewer"));
+    await call(n1.url, "/api/emit", { body: liked("rc-force", 1, 600_000) });
+    const forced = await call(n3.url, "/api/emit", { body: liked("rc-force", 2, 600_000, { force: true }) });
+    expect(forced).toMatchObject({ status: 202, body: { recipients: 1 } });
+    await forcedViewer.until("post_liked");
+    expect(forcedViewer.named("post_liked")).toEqual([[{ post_id: "rc-force", like_count: 2 }]]);
+    expect(await pendingKeys(n2)).not.toContain("rc-force");
+  }, 30_000);
+});

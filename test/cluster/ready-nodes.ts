@@ -64,8 +64,11 @@ async function startNode(
     const decoder = new TextDecoder();
     let rest = "";
     // Drained to the end: a full pipe would block the child.
-    for await (const chunk of child.stderr as ReadableStream<Uint8Array>) {
-      rest += decoder.decode(chunk, { stream: true });
+    const reader = (child.stderr as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      rest += decoder.decode(value, { stream: true });
       let newline: number;
       while ((newline = rest.indexOf("\n")) !== -1) {
         const line = rest.slice(0, newline);
