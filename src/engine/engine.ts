@@ -268,7 +268,9 @@ export class Engine {
     // waits up to pingInterval for the server's ping (bun-engine does the same: 2 × pingInterval).
     const idleTimeout = Math.min(255, Math.ceil((pingIntervalMs + pingTimeoutMs) / 1000) + 5);
     this.websocket.maxPayloadLength = maxHttpBufferSize;
-    this.websocket.idleTimeout = Math.max(120, idleTimeout);
+    // The Engine.IO heartbeat decides liveness; Bun's own idle timer and pings would duplicate it.
+    this.websocket.idleTimeout = 0;
+    this.websocket.sendPings = false;
     this.websocket.perMessageDeflate = perMessageDeflate === false ? false : { compress: true, decompress: true };
     // Past this Bun drops frames (send status 0); Session counts them and closes the slow consumer.
     this.websocket.backpressureLimit = this.options.maxBufferedBytes;
