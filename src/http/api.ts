@@ -29,7 +29,7 @@ export function apiRoutes(ctx: ModuleContext, throttle: EventThrottle): Route[] 
         return Response.json({ notification: await createNotification(ctx, input) }, { status: 201 });
       },
     },
-    { method: "GET", path: "/api/stats", isProtected: true, handler: () => Response.json(adminStats(ctx)) },
+    { method: "GET", path: "/api/stats", isProtected: true, handler: async () => Response.json(await adminStats(ctx)) },
     {
       method: "GET", path: "/api/events/pending", isProtected: true,
       handler: async () => {

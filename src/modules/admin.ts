@@ -1,10 +1,10 @@
 // The admin feed: while anyone is connected to /admin (admin role only, enforced by auth.ts), every
 // admin socket receives `stats` once a second. No timer runs while nobody watches. The same
-// snapshot answers GET /api/stats.
+// snapshot answers GET /api/stats. Counts are this node's; `cluster` adds every node's totals.
 import type { Socket } from "../index.ts";
 import type { WriterStats } from "../persistence/writer.ts";
 import type { ModuleContext } from "./context.ts";
-import { getStats, type NamespaceStats } from "./stats.ts";
+import { clusterStats, getStats, type ClusterStats, type NamespaceStats } from "./stats.ts";
 
 export interface AdminOptions {
   /** How often the feed is pushed. @default 1000 */
@@ -13,9 +13,10 @@ export interface AdminOptions {
 
 const DEFAULTS = { intervalMs: 1_000 } as const;
 
-/** What the dashboard draws and GET /api/stats returns; counts are this node's. */
+/** What the dashboard draws and GET /api/stats returns; counts are this node's, `cluster` is every node's. */
 export interface AdminStats {
   at: string;
+  nodeId: string;
   sockets: number;
   users: number;
   rooms: number;
@@ -26,13 +27,16 @@ export interface AdminStats {
   persistence: WriterStats;
   confirmLatencyMs: { count: number; p50: number | null; p99: number | null };
   uptimeS: number;
+  cluster: ClusterStats;
 }
 
-export function adminStats(ctx: ModuleContext): AdminStats {
+export async function adminStats(ctx: ModuleContext): Promise<AdminStats> {
+  const cluster = await clusterStats(ctx);
   const stats = getStats(ctx);
   const { metrics } = ctx;
   return {
     at: new Date().toISOString(),
+    nodeId: ctx.config.nodeId,
     sockets: stats.totalSockets,
     users: stats.totalUsers,
     rooms: stats.totalRooms,
@@ -43,6 +47,7 @@ export function adminStats(ctx: ModuleContext): AdminStats {
     persistence: ctx.writer.stats(),
     confirmLatencyMs: metrics.confirmLatency.percentiles(),
     uptimeS: Math.round((Date.now() - metrics.startedAt) / 1000),
+    cluster,
   };
 }
 
@@ -51,10 +56,21 @@ export function registerAdmin(ctx: ModuleContext, options: AdminOptions = {}): v
   if (nsp === undefined) return;
   const intervalMs = options.intervalMs ?? DEFAULTS.intervalMs;
   let timer: Timer | undefined;
+  // The cluster part waits on the other nodes (up to the adapter's request timeout): never two at once.
+  let isPushing = false;
+  const push = async () => {
+    if (isPushing) return;
+    isPushing = true;
+    try {
+      // local: each node feeds the admins connected to it, never via Redis.
+      nsp.local.emit("stats", await adminStats(ctx));
+    } finally {
+      isPushing = false;
+    }
+  };
   nsp.on("connection", (socket: Socket) => {
-    socket.emit("stats", adminStats(ctx));
-    // local: each node feeds the admins connected to it (its own counts), never via Redis.
-    timer ??= setInterval(() => nsp.local.emit("stats", adminStats(ctx)), intervalMs);
+    void adminStats(ctx).then((stats) => socket.emit("stats", stats));
+    timer ??= setInterval(() => void push(), intervalMs);
     socket.on("disconnect", () => {
       // MUST check after the socket left: the namespace no longer counts it when `disconnect` fires.
       if (nsp.sockets.size > 0 || timer === undefined) return;

@@ -153,3 +153,30 @@ describe("throttled API emits coalesce cluster-wide", () => {
     expect(await pendingKeys(n2)).not.toContain("rc-force");
   }, 30_000);
 });
+
+describe("stats across the cluster", () => {
+  test("/api/stats and the /admin feed add every node's totals to the node's own", async () => {
+    const before = (await call(n1.url, "/api/stats")).body;
+    expect(before.cluster).toMatchObject({ isComplete: true });
+    expect(before.cluster.nodes.map((n: { nodeId: string }) => n.nodeId).sort()).toEqual(["node1", "node2", "node3"]);
+    await user(n2, "rc-stats-a");
+    await user(n3, "rc-stats-b");
+    await user(n3, "rc-stats-c");
+    const after = (await call(n1.url, "/api/stats")).body;
+    expect(after.nodeId).toBe("node1");
+    expect(after.sockets).toBe(before.sockets);
+    expect(after.cluster.sockets).toBe(before.cluster.sockets + 3);
+    expect(after.cluster.users).toBe(before.cluster.users + 3);
+    const byNode = (body: any, id: string) => body.cluster.nodes.find((n: { nodeId: string }) => n.nodeId === id);
+    expect(byNode(after, "node3").sockets).toBe(byNode(before, "node3").sockets + 2);
+    expect(after.cluster.sockets).toBe(after.cluster.nodes.reduce((t: number, n: { sockets: number }) => t + n.sockets, 0));
+
+    const admin = await connect(n2.url + "/admin", { auth: { token: await tokenFor({ sub: "rc-root", roles: ["admin"] }) }, transports: ["websocket"] });
+    sockets.push(admin);
+    const [fed] = await new Promise<any[]>((resolve) => admin.once("stats", (...args: any[]) => resolve(args)));
+    expect(fed.nodeId).toBe("node2");
+    expect(fed.cluster).toMatchObject({ isComplete: true, sockets: after.cluster.sockets + 1 });
+    const asked = await admin.timeout(10_000).emitWithAck("stats");
+    expect(asked.data.cluster.nodes).toHaveLength(3);
+  }, 30_000);
+});

@@ -74,7 +74,11 @@ describe("stats", () => {
         "/messaging": { sockets: 0, users: 0, rooms: 0 },
       },
     });
-    expect(await admin.emitWithAck("stats")).toEqual({ ok: true, data: stats });
+    // One node (no REDIS_URL): the cluster is this node.
+    expect(await admin.emitWithAck("stats")).toEqual({
+      ok: true,
+      data: { ...stats, nodeId: server.app.config.nodeId, cluster: { nodes: [{ nodeId: server.app.config.nodeId, sockets: 4, users: 3, rooms: 5 }], sockets: 4, users: 3, rooms: 5, isComplete: true } },
+    });
 
     // bob's typing stop, relayed on his disconnect, tells us the server has processed it.
     const typing = nextEvent(alice, "typing");
