@@ -7,6 +7,7 @@ import { decodeFrame, decodePayload, type Protocol } from "./packets.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { Session, type SessionRequest, type WsData } from "./session.ts";
 import { log } from "../log.ts";
+import { readBodyCapped } from "../read-body.ts";
 
 export interface CorsOptions {
   /** Allowed origins: `"*"`/`true` for any, or a list. Requests without an Origin header are always allowed. */
@@ -184,13 +185,10 @@ export class Engine {
   }
 
   async #receive(req: Request, session: Session): Promise<Response> {
-    const max = this.options.maxHttpBufferSize;
-    const declared = Number(req.headers.get("content-length") ?? "0");
-    if (declared > max) return this.#tooLarge(req, session);
+    const bytes = await readBodyCapped(req, this.options.maxHttpBufferSize);
+    if (bytes === null) return this.#tooLarge(req, session);
     const isBinary = req.headers.get("content-type")?.startsWith("application/octet-stream") ?? false;
-    const body = isBinary ? Buffer.from(await req.arrayBuffer()) : await req.text();
-    if (body.length > max) return this.#tooLarge(req, session);
-    const packets = decodePayload(body, session.protocol);
+    const packets = decodePayload(isBinary ? bytes : bytes.toString("utf8"), session.protocol);
     if (packets === null) {
       log.debug?.("bad polling payload", { sid: session.sid });
       session.close("parse error");
@@ -275,7 +273,9 @@ export class Engine {
     // Past this Bun drops frames (send status 0); Session counts them and closes the slow consumer.
     this.websocket.backpressureLimit = this.options.maxBufferedBytes;
     this.websocket.closeOnBackpressureLimit = false;
-    return { idleTimeout, maxRequestBodySize: maxHttpBufferSize * 2 + 1024, websocket: this.websocket };
+    // Bodies are read with a cap (read-body.ts) so an oversized POST gets a JSON 413; Bun's own
+    // limit only stops absurd uploads.
+    return { idleTimeout, maxRequestBodySize: Math.max(maxHttpBufferSize * 4, 64 * 1024 * 1024), websocket: this.websocket };
   }
 
   /** Closes every session with `reason`. */

@@ -1,5 +1,6 @@
 // Request bodies: JSON only, bounded, an object at the top; field readers that throw HttpError(400)
 // naming the bad field ("to.users[2]: expected a non-empty string").
+import { readBodyCapped } from "../read-body.ts";
 import { HttpError } from "./errors.ts";
 
 export type Fields = Record<string, unknown>;
@@ -8,10 +9,9 @@ export type Fields = Record<string, unknown>;
 export async function readJson(req: Request, maxBytes: number): Promise<Fields> {
   const type = req.headers.get("content-type");
   if (type !== null && !/^application\/(.+\+)?json\b/i.test(type)) throw new HttpError(415, `expected application/json, got ${type}`);
-  const declared = Number(req.headers.get("content-length") ?? 0);
-  if (declared > maxBytes) throw new HttpError(413, `body exceeds ${maxBytes} bytes`);
-  const text = await req.text();
-  if (text.length > maxBytes) throw new HttpError(413, `body exceeds ${maxBytes} bytes`);
+  const bytes = await readBodyCapped(req, maxBytes);
+  if (bytes === null) throw new HttpError(413, `body exceeds ${maxBytes} bytes`);
+  const text = bytes.toString("utf8");
   if (text.trim() === "") throw new HttpError(400, "body: expected a JSON object, got an empty body");
   let value: unknown;
   try {

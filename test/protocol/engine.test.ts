@@ -279,6 +279,22 @@ describe("limits", () => {
     expect((await poll(server.url, sid)).status).toBe(400);
   });
 
+  test.concurrent("answers a chunked POST far over the limit (no Content-Length) with a JSON 413 too", async () => {
+    await using server = await startServer({ maxHttpBufferSize: 100 });
+    const { sid } = await handshake(server.url);
+    const chunk = new TextEncoder().encode("x".repeat(1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ === 2048) return controller.close(); // 2 MiB in 1 KiB chunks, far past 4 × the limit
+        controller.enqueue(chunk);
+      },
+    });
+    const response = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: "POST", body });
+    expect(await errorOf(response)).toEqual({ status: 413, body: { code: 3, message: "Payload too large" } });
+    expect((await poll(server.url, sid)).status).toBe(400);
+  });
+
   test.concurrent("closes a WebSocket that sends a frame over maxHttpBufferSize", async () => {
     const { promise: reason, resolve } = Promise.withResolvers<string>();
     await using server = await startServer({ maxHttpBufferSize: 100 }, (io) => io.on("connection", (socket: Socket) => socket.on("disconnect", resolve)));
