@@ -197,7 +197,7 @@ describe("presence across the cluster", () => {
     second.disconnect();
     await w.until("user:offline");
     // Both nodes' grace periods end about together, each finds no socket in the cluster: each may
-    // announce (a known duplicate, see presence.ts); what matters is that it is the same user, offline.
+    // announce (a known duplicate); what matters is that it is the same user, offline.
     expect(w.named("user:offline")[0]).toEqual([expect.objectContaining({ userId: "rc-pat" })]);
     expect(await ask()).toMatchObject({ online: false, lastSeen: expect.any(String) });
   }, 30_000);
