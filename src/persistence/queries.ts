@@ -51,9 +51,26 @@ export async function isParticipant(db: Db, conversationId: string, userId: stri
   return row.participant !== null;
 }
 
-/** Multi-row insert; a replayed id is skipped, which makes retries exactly-once. */
+/**
+ * Multi-row insert; a replayed id is skipped, which makes retries exactly-once.
+ *
+ * The rows travel as ONE json parameter unpacked by json_to_recordset, not as a VALUES list with a
+ * parameter per column per row: JSON.stringify is one native call, where building and binding
+ * 11 parameters a row cost ~25 µs of the server's CPU per message (bench/writer.ts, RESULTS.md) —
+ * on the core that also runs the optimistic emit. The record's column names are the rows' own
+ * (camelCase) keys; missing keys are NULL, so the columns' defaults are applied with coalesce.
+ * A row the database refuses still fails the whole statement (the writer then splits the batch).
+ */
 export async function insertMessages(db: Db, rows: NewMessage[]): Promise<void> {
-  await db.insert(messages).values(rows).onConflictDoNothing({ target: messages.id });
+  if (rows.length === 0) return;
+  await db.execute(sql`
+    insert into messages (id, room_id, sender_id, tenant_id, body, type, metadata, temp_id, created_at, edited_at, deleted_at)
+    select r.id, r."roomId", r."senderId", r."tenantId", r.body, coalesce(r.type, 'text'), r.metadata, r."tempId",
+           coalesce(r."createdAt", now()), r."editedAt", r."deletedAt"
+    from json_to_recordset(${JSON.stringify(rows)}::json) as r(
+      id uuid, "roomId" text, "senderId" text, "tenantId" text, body text, type text, metadata jsonb, "tempId" text,
+      "createdAt" timestamptz, "editedAt" timestamptz, "deletedAt" timestamptz)
+    on conflict (id) do nothing`);
 }
 
 export type HistoryMessage = Omit<Message, "body"> & { body: string | null };
