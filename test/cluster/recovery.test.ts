@@ -105,7 +105,7 @@ describe("connection state recovery across nodes", () => {
 
   test("clients of a killed node (SIGKILL) reconnect to another node and get every message sent to their rooms meanwhile", async () => {
     const key = uniqueKey();
-    const child = Bun.spawn(["bun", import.meta.dir + "/fixtures/bunsen-node.ts", redisUrl, key], { stdout: "pipe", stderr: "inherit" });
+    const child = Bun.spawn([process.execPath, import.meta.dir + "/fixtures/bunsen-node.ts", redisUrl, key], { stdout: "pipe", stderr: "inherit" });
     try {
       const port = Number((await firstLine(child.stdout)).split(" ")[1]);
       const b = await startNode(key, recovery, handlers);
