@@ -5,7 +5,7 @@ import type { Server as BunServer, ServerWebSocket, WebSocketHandler } from "bun
 import { checkQuery, ENGINE_ERRORS, errorBody, errorStatus, type EngineError, type TransportName } from "./handshake.ts";
 import { decodeFrame, decodePayload, type Protocol } from "./packets.ts";
 import { Heartbeat } from "./heartbeat.ts";
-import { Session, type SessionRequest, type WsData } from "./session.ts";
+import { Session, SessionRequest, type WsData } from "./session.ts";
 import { log } from "../log.ts";
 import { readBodyCapped } from "../read-body.ts";
 
@@ -119,17 +119,9 @@ export class Engine {
   }
 
   #createSession(req: Request, url: URL, address: string, protocol: Protocol, transport: TransportName): Session {
-    const headers: Record<string, string> = {};
-    req.headers.forEach((value, key) => { headers[key] = value; });
-    const query: Record<string, string> = {};
-    url.searchParams.forEach((value, key) => { query[key] = value; });
-    const now = Date.now();
     this.#connectionCount++;
     this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
-    const request: SessionRequest = {
-      headers, query, address, url: url.pathname + url.search,
-      secure: url.protocol === "https:", issued: now,
-    };
+    const request = new SessionRequest(req.headers, url.href, address, Date.now());
     return new Session(randomId(), protocol, transport, request, this.options, this.#heartbeat, this.#forget);
   }
 

@@ -32,13 +32,48 @@ export interface WsData {
   isProbe: boolean;
 }
 
-export interface SessionRequest {
-  headers: Record<string, string>;
-  url: string;
-  query: Record<string, string>;
-  address: string;
-  secure: boolean;
-  issued: number;
+/**
+ * The handshake request, as the layers above read it. Headers and query are turned into records
+ * on first use: most idle connections never read them (bench: memory per idle connection).
+ */
+export class SessionRequest {
+  readonly address: string;
+  readonly issued: number;
+  readonly #rawHeaders: Headers;
+  readonly #href: string;
+  #headers: Record<string, string> | undefined = undefined;
+  #query: Record<string, string> | undefined = undefined;
+
+  constructor(rawHeaders: Headers, href: string, address: string, issued: number) {
+    this.#rawHeaders = rawHeaders;
+    this.#href = href;
+    this.address = address;
+    this.issued = issued;
+  }
+
+  get headers(): Record<string, string> {
+    if (this.#headers !== undefined) return this.#headers;
+    const headers: Record<string, string> = {};
+    this.#rawHeaders.forEach((value, key) => { headers[key] = value; });
+    return (this.#headers = headers);
+  }
+
+  get query(): Record<string, string> {
+    if (this.#query !== undefined) return this.#query;
+    const query: Record<string, string> = {};
+    new URL(this.#href).searchParams.forEach((value, key) => { query[key] = value; });
+    return (this.#query = query);
+  }
+
+  /** Path and query string, as socket.io's `handshake.url`. */
+  get url(): string {
+    const url = new URL(this.#href);
+    return url.pathname + url.search;
+  }
+
+  get secure(): boolean {
+    return this.#href.startsWith("https:");
+  }
 }
 
 export interface SessionTimings {
