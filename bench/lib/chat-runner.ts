@@ -61,6 +61,7 @@ async function runMode(o: ChatRunOptions, mode: Mode): Promise<{ ok: true; resul
       DATA_DIR: dataDir,
       HOST: "127.0.0.1",
       RATE_LIMIT_EVENTS: "0", // unlimited: the bench sends far above a user's rate
+      SPOOL_ENABLED: process.env.BENCH_SPOOL ?? "true", // BENCH_SPOOL=false measures the crash-safety spool's cost
       LOG_LEVEL: "info", // main.ts announces "listening" at info; nothing on the message path logs at info
       ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: "" }),
     };

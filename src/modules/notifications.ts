@@ -8,6 +8,7 @@ import {
   listNotifications,
   markAllRead,
   markNotificationRead,
+  deleteNotification,
   unreadCount,
 } from "../persistence/queries.ts";
 import type { Notification } from "../persistence/schema.ts";
@@ -100,6 +101,7 @@ function attach(ctx: ModuleContext, socket: Socket): void {
   handle("notification_read", (payload) => read(ctx, socket, payload));
   handle("notification:read-all", () => readAll(ctx, socket));
   handle("notification:list", (payload) => list(ctx, socket, payload));
+  handle("notification:delete", (payload) => remove(ctx, socket, payload));
 }
 
 // One place where a database failure becomes a reply: an ack when asked for, else seed 003's `error`.
@@ -122,9 +124,13 @@ async function getCount(ctx: ModuleContext, socket: Socket): Promise<Reply> {
   return ok({ count });
 }
 
+// Seed 003 sends notificationId, seed 001 notification_id.
+function notificationIdOf(payload: Record<string, unknown>): string | undefined {
+  return stringField(payload, "notificationId") ?? stringField(payload, "notification_id") ?? stringField(payload, "id");
+}
+
 async function read(ctx: ModuleContext, socket: Socket, payload: Record<string, unknown>): Promise<Reply> {
-  // Seed 003 sends notificationId, seed 001 notification_id.
-  const notificationId = stringField(payload, "notificationId") ?? stringField(payload, "notification_id") ?? stringField(payload, "id");
+  const notificationId = notificationIdOf(payload);
   if (notificationId === undefined) return fail("bad_request", "notificationId is required");
   const userId = userOf(socket).id;
   const outcome = await markNotificationRead(ctx.database.db, notificationId, userId);
@@ -134,6 +140,17 @@ async function read(ctx: ModuleContext, socket: Socket, payload: Record<string, 
   for (const to of targets(ctx, userId)) to.emit("notification:read", { notificationId, readAt });
   const count = await pushUnreadCount(ctx, userId);
   return ok({ notificationId, readAt, count });
+}
+
+/** Seed 003's `notification:delete`: every device of the user hears of it, then the new count. */
+async function remove(ctx: ModuleContext, socket: Socket, payload: Record<string, unknown>): Promise<Reply> {
+  const notificationId = notificationIdOf(payload);
+  if (notificationId === undefined) return fail("bad_request", "notificationId is required");
+  const userId = userOf(socket).id;
+  if ((await deleteNotification(ctx.database.db, notificationId, userId)) === "not_found") return fail("not_found", "no such notification");
+  for (const to of targets(ctx, userId)) to.emit("notification:delete", { notificationId });
+  const count = await pushUnreadCount(ctx, userId);
+  return ok({ notificationId, count });
 }
 
 async function readAll(ctx: ModuleContext, socket: Socket): Promise<Reply> {

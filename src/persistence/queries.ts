@@ -257,6 +257,16 @@ export async function markNotificationRead(db: Db, id: string, userId: string): 
   return row?.readAt ? { readAt: row.readAt } : "not_found";
 }
 
+/** Deletes one of the user's notifications (seed 003's `notification:delete`). */
+export async function deleteNotification(db: Db, id: string, userId: string): Promise<{ id: string } | "not_found"> {
+  if (!isUuid(id)) return "not_found";
+  const [row] = await db
+    .delete(notifications)
+    .where(and(eq(notifications.id, id), eq(notifications.userId, userId)))
+    .returning({ id: notifications.id });
+  return row ?? "not_found";
+}
+
 /** Returns how many notifications changed from unread to read. */
 export async function markAllRead(db: Db, userId: string): Promise<number> {
   const rows = await db

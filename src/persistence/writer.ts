@@ -251,8 +251,8 @@ export class Writer {
       try {
         await bounded(statement(this.#db, rows), this.#statementTimeoutMs);
         this.#persisted += rows.length;
-        for (const onResult of callbacks) settle(onResult, OK);
-        return;
+        this.#inFlight = Math.max(0, this.#inFlight - rows.length); // stored: no longer in flight
+        return settleInSlices(callbacks, OK);
       } catch (error) {
         if (!isTransient(error)) {
           if (rows.length === 1) return this.#fail(kind, callbacks, "persist_rejected", error);
@@ -314,6 +314,18 @@ async function bounded(statement: Promise<void>, timeoutMs: number): Promise<voi
   } finally {
     clearTimeout(timer);
     statement.catch(() => {}); // abandoned after a timeout: its late rejection is not news
+  }
+}
+
+// A batch's callbacks emit its confirmations; run back to back, a 500-row batch holds the event loop
+// for milliseconds and delays the optimistic messages arriving meanwhile (the chat bench's p99).
+// Between slices the loop reads its sockets again.
+const SETTLE_SLICE = 32;
+
+async function settleInSlices(callbacks: OnResult[], result: WriteResult): Promise<void> {
+  for (let i = 0; i < callbacks.length; i++) {
+    if (i > 0 && i % SETTLE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    settle(callbacks[i]!, result);
   }
 }
 

@@ -81,3 +81,19 @@ describe("notifications", () => {
     expect(await alice.emitWithAck("notification:list", { before: "garbage" })).toMatchObject({ ok: false, error: { code: "invalid_cursor" } });
   });
 });
+
+test("notification:delete (seed 003) removes only the user's own notification, tells every device, and pushes the count", async () => {
+  await using server = await startApp();
+  using alice = await user(server.url, "alice");
+  using aliceAlias = await user(server.url, "alice", "/notification");
+  using bob = await user(server.url, "bob");
+  const created = await createNotification(server.app, { userId: "alice", type: "follow", title: "Bob followed you" });
+  expect(await bob.emitWithAck("notification:delete", { notificationId: created.id })).toMatchObject({ ok: false, error: { code: "not_found" } });
+  const deleted = nextEvent(aliceAlias, "notification:delete");
+  const count = nextEvent(alice, "notification:count");
+  expect(await alice.emitWithAck("notification:delete", { notificationId: created.id })).toEqual({ ok: true, data: { notificationId: created.id, count: 0 } });
+  expect(await deleted).toEqual([{ notificationId: created.id }]);
+  expect(await count).toEqual([{ count: 0 }]);
+  expect(await alice.emitWithAck("notification:delete", { notificationId: created.id })).toMatchObject({ ok: false, error: { code: "not_found" } });
+  expect(await alice.emitWithAck("notification:delete", {})).toMatchObject({ ok: false, error: { code: "bad_request" } });
+});
