@@ -57,6 +57,8 @@ export interface AdapterHost {
   encode(packet: Packet): EncodedPacket;
   /** Publishes to every subscriber of a topic (Bun server.publish). */
   publish(topic: string, packet: EncodedPacket, compress: boolean): void;
+  /** The next ack id of a broadcast with acks (one counter per namespace, as socket.io's `_ids`). */
+  nextAckId(): number;
   /** Delivers another node's serverSideEmit to this namespace's listeners (an ack callback may end `args`). */
   onServerSideEmit(args: unknown[]): void;
   /** Connection state recovery settings, null when recovery is off (the default). */
@@ -89,12 +91,20 @@ export interface Adapter {
   onTransportChange(member: RoomMember): void;
 
   broadcast(packet: Packet, opts: BroadcastOptions): void;
+  /**
+   * Broadcast with acks: `onClientCount` is called once per server that delivered it (with its
+   * number of recipients), `onAck` once per client answer; `serverCount()` says how many servers
+   * will report.
+   */
   broadcastWithAck(
     packet: Packet,
     opts: BroadcastOptions,
     onClientCount: (count: number) => void,
     onAck: (...args: unknown[]) => void,
   ): void;
+
+  /** Servers sharing this namespace, this one included (1 on a single node). */
+  serverCount(): number | Promise<number>;
 
   /** Local sockets that match: rooms (any of) minus except rooms; each once. */
   socketIds(opts: BroadcastOptions): Set<SocketId>;

@@ -152,6 +152,8 @@ export class LocalAdapter implements Adapter {
   }
 
   broadcastWithAck(packet: Packet, opts: BroadcastOptions, onClientCount: (count: number) => void, onAck: (...args: unknown[]) => void): void {
+    // A request from a Node server carries no id: like socket.io's adapter, each server numbers it.
+    if (packet.id === undefined) packet.id = this.host.nextAckId();
     const encoded = this.host.encode(packet);
     const ids = this.socketIds(opts);
     const compress = opts.flags.compress !== false;
@@ -164,6 +166,10 @@ export class LocalAdapter implements Adapter {
       count++;
     }
     onClientCount(count);
+  }
+
+  serverCount(): number | Promise<number> {
+    return 1;
   }
 
   socketIds(opts: BroadcastOptions): Set<SocketId> {

@@ -45,6 +45,11 @@ export class ParentAdapter implements Adapter {
     }
   }
 
+  // The children's counts are summed into one report, so the caller hears from one "server".
+  serverCount(): number {
+    return 1;
+  }
+
   socketIds(opts: BroadcastOptions): Set<SocketId> {
     const ids = new Set<SocketId>();
     for (const child of this.#children()) for (const id of child.adapter.socketIds(opts)) ids.add(id);

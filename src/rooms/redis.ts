@@ -36,7 +36,8 @@ const DEFAULTS = { key: "socket.io", requestsTimeoutMs: 5000 };
 /** Requests this node sent and waits on (fetchSockets, serverSideEmit with ack). */
 type PendingRequest =
   | { type: 5; numSub: number; msgCount: number; sockets: SocketDetails[]; resolve: (s: SocketDetails[]) => void; timer: Timer }
-  | { type: 6; numSub: number; responses: unknown[]; ack: (err: Error | null, responses: unknown[]) => void; timer: Timer };
+  | { type: 6; numSub: number; responses: unknown[]; ack: (err: Error | null, responses: unknown[]) => void; timer: Timer }
+  | { type: 7; onClientCount: (count: number) => void; onAck: (...args: unknown[]) => void; timer: Timer };
 
 /** Everything a message on the request channel may carry (JSON, or msgpack for type 7). */
 interface Request {
@@ -271,7 +272,7 @@ export class RedisAdapter extends LocalAdapter {
   // A Node server's broadcast with acks: deliver here, report our client count, relay each ack.
   #onBroadcastWithAck(request: Request, opts: BroadcastOptions): void {
     const packet = request.packet;
-    if (packet === undefined || packet.id === undefined) return;
+    if (packet === undefined || typeof packet !== "object") return;
     packet.nsp = this.host.name;
     const requestId = request.requestId;
     super.broadcastWithAck(packet, opts, (clientCount) => {
@@ -297,6 +298,13 @@ export class RedisAdapter extends LocalAdapter {
     if (typeof requestId !== "string") return;
     const request = this.#requests.get(requestId);
     if (request === undefined) return;
+    if (request.type === REQUEST_TYPE.BROADCAST) {
+      // Kept until the broadcast's timeout: clients answer one by one, servers report their counts.
+      const reply = response as { type?: number; clientCount?: unknown; packet?: unknown };
+      if (reply.type === REQUEST_TYPE.BROADCAST_CLIENT_COUNT && typeof reply.clientCount === "number") request.onClientCount(reply.clientCount);
+      else if (reply.type === REQUEST_TYPE.BROADCAST_ACK) request.onAck(reply.packet);
+      return;
+    }
     if (request.type === REQUEST_TYPE.REMOTE_FETCH) {
       request.msgCount++;
       if (Array.isArray(response.sockets)) {
@@ -319,6 +327,28 @@ export class RedisAdapter extends LocalAdapter {
   }
 
   // --- requests to other nodes -------------------------------------------------------------------
+
+  override serverCount(): Promise<number> {
+    return this.#serverCount();
+  }
+
+  /**
+   * Broadcast with acks across the cluster (socket.io-redis-adapter `broadcastWithAck`): delivered
+   * here, and published as a msgpack request; every other node answers with its client count, then
+   * relays each client's ack.
+   */
+  override broadcastWithAck(packet: Packet, opts: BroadcastOptions, onClientCount: (count: number) => void, onAck: (...args: unknown[]) => void): void {
+    super.broadcastWithAck(packet, opts, onClientCount, onAck);
+    if (opts.flags.local === true || !this.#bus.isReady) return;
+    const requestId = randomUid();
+    const timer = setTimeout(() => this.#requests.delete(requestId), opts.flags.timeout ?? this.#bus.requestsTimeoutMs);
+    this.#requests.set(requestId, { type: REQUEST_TYPE.BROADCAST, onClientCount, onAck, timer });
+    this.#bus.publish(this.requestChannel, msgpack.encode({
+      uid: this.uid, requestId, type: REQUEST_TYPE.BROADCAST,
+      packet: { type: packet.type, data: packet.data, nsp: this.host.name, id: packet.id },
+      opts: wireOptions(opts),
+    }));
+  }
 
   /** Subscribers of the request channel, this node included (socket.io-redis-adapter `serverCount`). */
   async #serverCount(): Promise<number> {

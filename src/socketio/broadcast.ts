@@ -75,7 +75,11 @@ export class BroadcastOperator {
     const ack = data.pop() as (err: Error | null, responses: unknown[]) => void;
     packet.id = this.#nsp.nextAckId();
     const responses: unknown[] = [];
-    let expected = -1;
+    // As socket.io's BroadcastOperator: every server reports how many clients it reached; done
+    // once all servers reported and every one of those clients answered.
+    let expectedServerCount = -1;
+    let actualServerCount = 0;
+    let expectedClientCount = 0;
     let isDone = false;
     const finish = (err: Error | null) => {
       if (isDone) return;
@@ -83,14 +87,22 @@ export class BroadcastOperator {
       clearTimeout(timer);
       ack(err, responses);
     };
+    const check = () => {
+      if (expectedServerCount === actualServerCount && responses.length >= expectedClientCount) finish(null);
+    };
     // socket.io semantics: without timeout() the timer fires at once, so set one for broadcast acks.
     const timer = setTimeout(() => finish(new Error("operation has timed out")), this.#flags.timeout ?? 0);
+    void Promise.resolve(this.#nsp.adapter.serverCount()).then((count) => {
+      expectedServerCount = count;
+      check();
+    }, (err) => finish(err instanceof Error ? err : new Error(String(err))));
     this.#nsp.adapter.broadcastWithAck(packet, this.#options, (count) => {
-      expected = count;
-      if (responses.length >= expected) finish(null);
+      expectedClientCount += count;
+      actualServerCount++;
+      check();
     }, (response) => {
       responses.push(response);
-      if (expected !== -1 && responses.length >= expected) finish(null);
+      check();
     });
     return true;
   }

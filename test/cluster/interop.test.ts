@@ -115,6 +115,13 @@ describe("a Node socket.io server with @socket.io/redis-adapter in the cluster",
 
       const fetched = await bunsen.io.fetchSockets();
       expect(fetched.map((s) => s.id).sort()).toEqual([onBunsen.id!, onNode.id!].sort());
+
+      // Broadcasts with acks, started on either side, collect the answers of both servers' clients.
+      onBunsen.on("question", (q: string, ack: (a: string) => void) => ack(q + ":bunsen"));
+      onNode.on("question", (q: string, ack: (a: string) => void) => ack(q + ":node"));
+      expect(((await bunsen.io.timeout(3_000).emitWithAck("question", "b")) as string[]).sort()).toEqual(["b:bunsen", "b:node"]);
+      node.send('ask question "n"');
+      expect(await node.nextLine()).toBe("asked " + JSON.stringify({ err: null, responses: ["n:bunsen", "n:node"] }));
     } finally {
       await stopNode(bunsen);
     }

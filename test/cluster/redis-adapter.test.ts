@@ -107,4 +107,22 @@ describe("Redis adapter across three nodes", () => {
     a!.io.serverSideEmit("ask", 21, (err: Error | null, responses: unknown[]) => resolve([err, responses]));
     expect(await promise).toEqual([null, [42, 42]]);
   });
+
+  test.concurrent("a broadcast with acks collects the answers of clients on every node", async () => {
+    await using cluster = await startCluster(3, {}, handlers);
+    const [a, b, c] = cluster.nodes;
+    const clients = await Promise.all([connect(a!.url), connect(b!.url), connect(c!.url), connect(c!.url)]);
+    try {
+      clients.forEach((client, i) => client.on("question", (q: string, ack: (answer: string) => void) => ack(`${q}:${i}`)));
+      const { promise, resolve } = Promise.withResolvers<[Error | null, unknown[]]>();
+      a!.io.timeout(3_000).emit("question", "q", (err: Error | null, responses: unknown[]) => resolve([err, responses]));
+      const [err, responses] = await promise;
+      expect({ err, responses: [...responses].sort() }).toEqual({ err: null, responses: ["q:0", "q:1", "q:2", "q:3"] });
+      // emitWithAck resolves with every answer too, here only from the node-c room members.
+      await Promise.all([clients[2]!, clients[3]!].map((client) => client.emitWithAck("join", "c-room")));
+      expect(((await a!.io.to("c-room").timeout(3_000).emitWithAck("question", "r")) as string[]).sort()).toEqual(["r:2", "r:3"]);
+    } finally {
+      for (const client of clients) client.disconnect();
+    }
+  });
 });
