@@ -62,6 +62,7 @@ async function runMode(o: ChatRunOptions, mode: Mode): Promise<{ ok: true; resul
       HOST: "127.0.0.1",
       RATE_LIMIT_EVENTS: "0", // unlimited: the bench sends far above a user's rate
       SPOOL_ENABLED: process.env.BENCH_SPOOL ?? "true", // BENCH_SPOOL=false measures the crash-safety spool's cost
+      ...(process.env.BENCH_SPOOL_FSYNC_MS ? { SPOOL_FSYNC_MS: process.env.BENCH_SPOOL_FSYNC_MS } : {}),
       LOG_LEVEL: "info", // main.ts announces "listening" at info; nothing on the message path logs at info
       ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: "" }),
     };

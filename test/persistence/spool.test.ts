@@ -99,18 +99,20 @@ describe("Spool", () => {
   test("sealed segments are deleted once every message in them is answered, oldest first", async () => {
     using tmp = tempDir();
     const spool = new Spool({ dir: tmp.dir, fsyncEveryMs: 1, segmentBytes: 2_000 });
-    const early = journal(spool, rowsFor("r-rot", 20)); // ~4 KB: one segment, sealed at its write
-    await spool.flush();
+    const early = journal(spool, rowsFor("r-rot", 20)); // ~5 KB: several 2 KB segments
     const late = journal(spool, rowsFor("r-rot", 20));
     await spool.flush();
-    expect(readdirSync(tmp.dir).length).toBe(2);
+    const segments = readdirSync(tmp.dir).length;
+    expect(segments).toBeGreaterThan(3);
     for (const answer of late) answer(OK);
-    // The later segment is fully answered, but the older still holds unanswered messages.
-    expect(readdirSync(tmp.dir).length).toBe(2);
+    // The later segments are fully answered, but the oldest still hold unanswered messages.
+    expect(readdirSync(tmp.dir).length).toBe(segments);
     for (const answer of early) answer(OK);
-    expect(readdirSync(tmp.dir)).toEqual([]);
+    // Every sealed segment is gone; the current one takes the next lines until close().
+    expect(readdirSync(tmp.dir).length).toBe(1);
     expect(spool.stats()).toMatchObject({ pending: 0 });
     await spool.close();
+    expect(readdirSync(tmp.dir)).toEqual([]);
   });
 
   test("with the Writer: stored messages leave an empty spool after close", async () => {
