@@ -55,7 +55,7 @@ async function startServer(dataDir: string): Promise<Child> {
   // Drains stderr for the child's whole life, so a chatty child never blocks on a full pipe.
   void (async () => {
     let rest = "";
-    for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) {
+    for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream()) as unknown as AsyncIterable<string>) {
       const lines = (rest + chunk).split("\n");
       rest = lines.pop()!;
       for (const line of lines) {
