@@ -3,7 +3,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Socket } from "../../src/index.ts";
 import { connect, nextEvent } from "../support/client.ts";
-import { startServer } from "../support/server.ts";
+import { startPair, startServer } from "../support/server.ts";
 import { TRANSPORTS } from "../support/transports.ts";
 
 setDefaultTimeout(5_000);
@@ -16,20 +16,10 @@ const plain = (value: unknown): number[] => {
   throw new Error(`not binary: ${String(value)}`);
 };
 
-async function pair(transport: object, setup?: (socket: Socket) => void) {
-  const seen = Promise.withResolvers<Socket>();
-  const server = await startServer({}, (io) => io.on("connection", (s: Socket) => {
-    setup?.(s);
-    seen.resolve(s);
-  }));
-  const socket = await connect(server.url, transport);
-  return { server, socket, serverSocket: await seen.promise };
-}
-
 describe.each(TRANSPORTS)("binary over %s", (_mode, transport) => {
   test.concurrent("receives a client Buffer and Uint8Array as bytes on the server", async () => {
     const got = Promise.withResolvers<unknown[]>();
-    const { server, socket } = await pair(transport, (s) => s.on("upload", (...args: unknown[]) => got.resolve(args)));
+    const { server, socket } = await startPair(transport, (s) => s.on("upload", (...args: unknown[]) => got.resolve(args)));
     await using _server = server;
     using _socket = socket;
     socket.emit("upload", Buffer.from([1, 2, 3]), bytes(0, 255, 128), "label");
@@ -40,7 +30,7 @@ describe.each(TRANSPORTS)("binary over %s", (_mode, transport) => {
 
   test.concurrent("receives binary nested in objects and arrays, several attachments in one packet", async () => {
     const got = Promise.withResolvers<any>();
-    const { server, socket } = await pair(transport, (s) => s.on("nested", (payload: unknown) => got.resolve(payload)));
+    const { server, socket } = await startPair(transport, (s) => s.on("nested", (payload: unknown) => got.resolve(payload)));
     await using _server = server;
     using _socket = socket;
     socket.emit("nested", {
@@ -57,7 +47,7 @@ describe.each(TRANSPORTS)("binary over %s", (_mode, transport) => {
   });
 
   test.concurrent("sends server binary nested in objects to the client", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     await using _server = server;
     using _socket = socket;
     const got = nextEvent(socket, "file");
@@ -70,7 +60,7 @@ describe.each(TRANSPORTS)("binary over %s", (_mode, transport) => {
 
   test.concurrent("carries a large binary payload intact", async () => {
     const got = Promise.withResolvers<unknown>();
-    const { server, socket, serverSocket } = await pair(transport, (s) => s.on("big", (b: unknown) => got.resolve(b)));
+    const { server, socket, serverSocket } = await startPair(transport, (s) => s.on("big", (b: unknown) => got.resolve(b)));
     await using _server = server;
     using _socket = socket;
     const big = new Uint8Array(200_000).map((_, i) => (i * 31) & 0xff);
@@ -82,7 +72,7 @@ describe.each(TRANSPORTS)("binary over %s", (_mode, transport) => {
   });
 
   test.concurrent("answers a client's ack with binary, and a server ack gets the client's binary", async () => {
-    const { server, socket, serverSocket } = await pair(transport, (s) => {
+    const { server, socket, serverSocket } = await startPair(transport, (s) => {
       s.on("invert", (data: Uint8Array, ack: (...a: unknown[]) => void) => {
         ack({ inverted: Buffer.from(plain(data).map((v) => 255 - v)) }, bytes(42));
       });
@@ -112,7 +102,7 @@ describe.each(TRANSPORTS)("binary over %s", (_mode, transport) => {
   test.concurrent("interleaves binary and text events without mixing their attachments", async () => {
     const received: unknown[] = [];
     const done = Promise.withResolvers<void>();
-    const { server, socket } = await pair(transport, (s) => {
+    const { server, socket } = await startPair(transport, (s) => {
       s.onAny((event: string, payload: unknown) => {
         received.push(event === "bin" ? plain(payload) : payload);
         if (received.length === 6) done.resolve();

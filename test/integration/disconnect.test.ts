@@ -3,21 +3,14 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Socket } from "../../src/index.ts";
 import { connect, nextEvent } from "../support/client.ts";
-import { startServer } from "../support/server.ts";
+import { startPair, startServer } from "../support/server.ts";
 import { TRANSPORTS } from "../support/transports.ts";
 
 setDefaultTimeout(5_000);
 
-async function pair(transport: object, options = {}, clientOptions = {}) {
-  const seen = Promise.withResolvers<Socket>();
-  const server = await startServer(options, (io) => io.on("connection", (s: Socket) => seen.resolve(s)));
-  const socket = await connect(server.url, { ...transport, ...clientOptions });
-  return { server, socket, serverSocket: await seen.promise };
-}
-
 describe.each(TRANSPORTS)("disconnect over %s", (mode, transport) => {
   test.concurrent("a client's disconnect() reaches the server as \"client namespace disconnect\"", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     await using _server = server;
     const reason = nextEvent(serverSocket, "disconnect");
     socket.disconnect();
@@ -26,7 +19,7 @@ describe.each(TRANSPORTS)("disconnect over %s", (mode, transport) => {
   });
 
   test.concurrent("the server's socket.disconnect() reaches the client as \"io server disconnect\"", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     await using _server = server;
     using _socket = socket;
     const [clientReason, serverReason] = [nextEvent(socket, "disconnect"), nextEvent(serverSocket, "disconnect")];
@@ -51,7 +44,7 @@ describe.each(TRANSPORTS)("disconnect over %s", (mode, transport) => {
   });
 
   test.concurrent("\"disconnecting\" still sees the socket's rooms; \"disconnect\" sees them gone", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     await using _server = server;
     serverSocket.join(["a", "b"]);
     const seen = Promise.withResolvers<{ disconnecting: string[]; disconnect: string[] }>();
@@ -64,7 +57,7 @@ describe.each(TRANSPORTS)("disconnect over %s", (mode, transport) => {
   });
 
   test.concurrent("a client reconnects after the server drops its transport (socket.conn.close)", async () => {
-    const { server, socket, serverSocket } = await pair(transport, {}, { reconnection: true, reconnectionDelay: 10, reconnectionDelayMax: 20 });
+    const { server, socket, serverSocket } = await startPair({ ...transport, reconnection: true, reconnectionDelay: 10, reconnectionDelayMax: 20 });
     await using _server = server;
     using _socket = socket;
     const firstId = socket.id;
@@ -81,7 +74,7 @@ describe.each(TRANSPORTS)("disconnect over %s", (mode, transport) => {
   });
 
   test.concurrent("a client reconnects after socket.client.session.close() as well", async () => {
-    const { server, socket, serverSocket } = await pair(transport, {}, { reconnection: true, reconnectionDelay: 10, reconnectionDelayMax: 20 });
+    const { server, socket, serverSocket } = await startPair({ ...transport, reconnection: true, reconnectionDelay: 10, reconnectionDelayMax: 20 });
     await using _server = server;
     using _socket = socket;
     const reconnected = Promise.withResolvers<number>();
@@ -96,7 +89,7 @@ describe.each(TRANSPORTS)("disconnect over %s", (mode, transport) => {
   // Not concurrent: client and server share this process, and a 50 ms pingTimeout leaves no room
   // for a busy event loop.
   test("the heartbeat keeps an idle connection up across many short intervals", async () => {
-    const { server, socket, serverSocket } = await pair(transport, { pingInterval: 50, pingTimeout: 50 });
+    const { server, socket, serverSocket } = await startPair(transport, undefined, { pingInterval: 50, pingTimeout: 50 });
     await using _server = server;
     using _socket = socket;
     const disconnects: unknown[] = [];
@@ -117,7 +110,7 @@ describe.each(TRANSPORTS)("disconnect over %s", (mode, transport) => {
   });
 
   test.concurrent("io.close() disconnects clients; server sockets see \"server shutting down\"", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     using _socket = socket;
     using other = await connect(server.url, transport);
     const [clientReasons, serverReason] = [Promise.all([nextEvent(socket, "disconnect"), nextEvent(other, "disconnect")]), nextEvent(serverSocket, "disconnect")];

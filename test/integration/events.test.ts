@@ -2,26 +2,15 @@
 // per-packet middleware, catch-all listeners, reserved names. Over every transport.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Socket } from "../../src/index.ts";
-import { connect, nextEvent } from "../support/client.ts";
-import { startServer } from "../support/server.ts";
+import { nextEvent } from "../support/client.ts";
+import { startPair } from "../support/server.ts";
 import { TRANSPORTS } from "../support/transports.ts";
 
 setDefaultTimeout(5_000);
 
-/** A server and one connected client, with the server-side socket. */
-async function pair(transport: object, setup?: (socket: Socket) => void) {
-  const seen = Promise.withResolvers<Socket>();
-  const server = await startServer({}, (io) => io.on("connection", (s: Socket) => {
-    setup?.(s);
-    seen.resolve(s);
-  }));
-  const socket = await connect(server.url, transport);
-  return { server, socket, serverSocket: await seen.promise };
-}
-
 describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   test.concurrent("delivers client events with every JSON type and answers the client's ack", async () => {
-    const { server, socket } = await pair(transport, (s) => {
+    const { server, socket } = await startPair(transport, (s) => {
       s.on("echo", (...args: unknown[]) => {
         const ack = args.pop() as (...a: unknown[]) => void;
         ack("got", ...args);
@@ -36,7 +25,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   });
 
   test.concurrent("resolves the client's emitWithAck with the server's answer", async () => {
-    const { server, socket } = await pair(transport, (s) => {
+    const { server, socket } = await startPair(transport, (s) => {
       s.on("sum", (a: number, b: number, ack: (n: number) => void) => ack(a + b));
     });
     await using _server = server;
@@ -45,7 +34,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   });
 
   test.concurrent("delivers server events and calls the server's ack callback with the client's answer", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     await using _server = server;
     using _socket = socket;
     socket.on("hello", (name: string, ack: (...a: unknown[]) => void) => ack(`hi ${name}`, { n: 2 }));
@@ -55,7 +44,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   });
 
   test.concurrent("resolves the server's emitWithAck, with and without a timeout", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     await using _server = server;
     using _socket = socket;
     socket.on("double", (n: number, ack: (n: number) => void) => ack(n * 2));
@@ -64,7 +53,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   });
 
   test.concurrent("times out the server's ack when the client never answers", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     await using _server = server;
     using _socket = socket;
     const received = nextEvent(socket, "silent");
@@ -78,7 +67,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   });
 
   test.concurrent("passes null as the error to a timed ack that was answered in time", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     await using _server = server;
     using _socket = socket;
     socket.on("q", (ack: (v: string) => void) => ack("a"));
@@ -88,7 +77,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   });
 
   test.concurrent("rejects the client's timeout().emitWithAck when the server never answers", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     await using _server = server;
     using _socket = socket;
     const received = nextEvent(serverSocket, "ignored");
@@ -97,7 +86,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   });
 
   test.concurrent("answers an ack only once even if the handler calls it twice", async () => {
-    const { server, socket } = await pair(transport, (s) => {
+    const { server, socket } = await startPair(transport, (s) => {
       s.on("twice", (ack: (n: number) => void) => { ack(1); ack(2); });
       s.on("after", (ack: (v: string) => void) => ack("after"));
     });
@@ -113,7 +102,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   test.concurrent("runs socket.use middlewares in order, blocking an event with an error event", async () => {
     const seenEvents: string[] = [];
     const errors = Promise.withResolvers<Error>();
-    const { server, socket } = await pair(transport, (s) => {
+    const { server, socket } = await startPair(transport, (s) => {
       s.use(([event], next) => {
         if (event === "forbidden") return next(new Error("not allowed"));
         next();
@@ -138,7 +127,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
     const calls: string[] = [];
     const outgoing: unknown[][] = [];
     const first = (event: string) => calls.push(`first:${event}`);
-    const { server, socket, serverSocket } = await pair(transport, (s) => {
+    const { server, socket, serverSocket } = await startPair(transport, (s) => {
       s.onAny((event: string) => calls.push(`any:${event}`));
       s.prependAny(first);
       s.onAnyOutgoing((...args: unknown[]) => outgoing.push(args));
@@ -158,7 +147,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   });
 
   test.concurrent("refuses reserved event names at emit, on a socket and on the server", async () => {
-    const { server, socket, serverSocket } = await pair(transport);
+    const { server, socket, serverSocket } = await startPair(transport);
     await using _server = server;
     using _socket = socket;
     expect(() => serverSocket.emit("disconnect")).toThrow("reserved");
@@ -174,7 +163,7 @@ describe.each(TRANSPORTS)("events over %s", (_mode, transport) => {
   test.concurrent("keeps the order of many events sent back to back in both directions", async () => {
     const received: number[] = [];
     const done = Promise.withResolvers<void>();
-    const { server, socket, serverSocket } = await pair(transport, (s) => {
+    const { server, socket, serverSocket } = await startPair(transport, (s) => {
       s.on("n", (n: number) => {
         received.push(n);
         if (n === 199) done.resolve();

@@ -1,8 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { openDatabase, type Database } from "../../src/persistence/db.ts";
+import type { Database } from "../../src/persistence/db.ts";
 import {
   createConversation,
   createNotification,
@@ -20,31 +17,18 @@ import {
   type HistoryPage,
 } from "../../src/persistence/queries.ts";
 import type { NewMessage } from "../../src/persistence/schema.ts";
-import { createTestDatabase } from "../support/services.ts";
-
-const backends = {
-  postgres: async () => {
-    const test = await createTestDatabase();
-    const database = await openDatabase({ databaseUrl: test.url, dataDir: "" });
-    return { database, async [Symbol.asyncDispose]() { await database.close(); await test[Symbol.asyncDispose](); } };
-  },
-  pglite: async () => {
-    const dir = await mkdtemp(join(tmpdir(), "bunsen-pglite-"));
-    const database = await openDatabase({ dataDir: dir });
-    return { database, async [Symbol.asyncDispose]() { await database.close(); await rm(dir, { recursive: true, force: true }); } };
-  },
-};
+import { DATABASE_BACKENDS, type DatabaseBackend } from "../support/services.ts";
 
 function page(result: HistoryPage | { code: "invalid_cursor" }): HistoryPage {
   if ("code" in result) throw new Error("unexpected invalid_cursor");
   return result;
 }
 
-describe.each(Object.keys(backends) as (keyof typeof backends)[])("queries on %s", (kind) => {
-  let handle: Awaited<ReturnType<(typeof backends)[typeof kind]>>;
+describe.each(Object.keys(DATABASE_BACKENDS) as DatabaseBackend[])("queries on %s", (kind) => {
+  let handle: Awaited<ReturnType<(typeof DATABASE_BACKENDS)[typeof kind]>>;
   let database: Database;
   beforeAll(async () => {
-    handle = await backends[kind]();
+    handle = await DATABASE_BACKENDS[kind]();
     database = handle.database;
   });
   afterAll(() => handle[Symbol.asyncDispose]());

@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { count, eq, sql } from "drizzle-orm";
 import postgres from "postgres";
 import { configureLog } from "../../src/log.ts";
 import { openDatabase, type Database } from "../../src/persistence/db.ts";
 import { messageReceipts, messages, presence } from "../../src/persistence/schema.ts";
 import { Writer, isTransient, type WriteOp, type WriteResult, type WriterOptions } from "../../src/persistence/writer.ts";
-import { createTestDatabase } from "../support/services.ts";
+import { createTestDatabase, DATABASE_BACKENDS, type DatabaseBackend } from "../support/services.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 
 configureLog(process.env.TEST_LOG === "1" ? "debug" : "silent");
@@ -51,24 +48,11 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_
   }
 }
 
-const backends = {
-  postgres: async () => {
-    const test = await createTestDatabase();
-    const database = await openDatabase({ databaseUrl: test.url, dataDir: "" });
-    return { database, async [Symbol.asyncDispose]() { await database.close(); await test[Symbol.asyncDispose](); } };
-  },
-  pglite: async () => {
-    const dir = await mkdtemp(join(tmpdir(), "bunsen-pglite-"));
-    const database = await openDatabase({ dataDir: dir });
-    return { database, async [Symbol.asyncDispose]() { await database.close(); await rm(dir, { recursive: true, force: true }); } };
-  },
-};
-
-describe.each(Object.keys(backends) as (keyof typeof backends)[])("Writer on %s", (kind) => {
-  let handle: Awaited<ReturnType<(typeof backends)[typeof kind]>>;
+describe.each(Object.keys(DATABASE_BACKENDS) as DatabaseBackend[])("Writer on %s", (kind) => {
+  let handle: Awaited<ReturnType<(typeof DATABASE_BACKENDS)[typeof kind]>>;
   let database: Database;
   beforeAll(async () => {
-    handle = await backends[kind]();
+    handle = await DATABASE_BACKENDS[kind]();
     database = handle.database;
   });
   afterAll(() => handle[Symbol.asyncDispose]());

@@ -1,6 +1,10 @@
 // Real Postgres and Redis for tests. CI (.ci/run) sets DATABASE_URL and REDIS_URL; locally the
 // machine's defaults are used. Each test file that needs Postgres gets its own throwaway database.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import postgres from "postgres";
+import { openDatabase, type Database } from "../../src/persistence/db.ts";
 
 export const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -22,3 +26,21 @@ export async function createTestDatabase(): Promise<{ url: string } & AsyncDispo
     },
   };
 }
+
+/**
+ * Both database backends the ready server supports, each opened and migrated for one test file:
+ * a throwaway Postgres database, or PGlite in a temp dir. Dispose closes and removes it.
+ */
+export const DATABASE_BACKENDS = {
+  postgres: async (): Promise<{ database: Database } & AsyncDisposable> => {
+    const test = await createTestDatabase();
+    const database = await openDatabase({ databaseUrl: test.url, dataDir: "" });
+    return { database, async [Symbol.asyncDispose]() { await database.close(); await test[Symbol.asyncDispose](); } };
+  },
+  pglite: async (): Promise<{ database: Database } & AsyncDisposable> => {
+    const dir = await mkdtemp(join(tmpdir(), "bunsen-pglite-"));
+    const database = await openDatabase({ dataDir: dir });
+    return { database, async [Symbol.asyncDispose]() { await database.close(); await rm(dir, { recursive: true, force: true }); } };
+  },
+};
+export type DatabaseBackend = keyof typeof DATABASE_BACKENDS;
