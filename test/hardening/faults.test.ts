@@ -8,6 +8,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { JWT_SECRET, startApp, tokenFor } from "../support/app.ts";
 import { connect, nextEvent } from "../support/client.ts";
+import { startMainProcess } from "../support/main-process.ts";
 import { createTestDatabase, databaseUrl } from "../support/services.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 
@@ -81,43 +82,13 @@ test("Postgres down mid-flow: each of 200 messages gets exactly one of confirmed
 test("SIGTERM on bun src/main.ts with messages in flight: clients see the disconnect, the queue is flushed, exit code 0", async () => {
   await using db = await createTestDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), "bunsen-sigterm-"));
-  const child = Bun.spawn([process.execPath, "src/main.ts"], {
-    cwd: join(import.meta.dir, "../.."),
-    env: {
-      ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", JWT_SECRET, DATABASE_URL: db.url, DATA_DIR: dataDir,
+  try {
+    await using server = await startMainProcess({
+      ...(process.env as Record<string, string>), LOG_LEVEL: "info", JWT_SECRET, DATABASE_URL: db.url, DATA_DIR: dataDir,
       // Rows wait in the write-behind queue: only the shutdown flush can store them.
       PERSIST_FLUSH_MS: "60000", PERSIST_BATCH_SIZE: "100000", RATE_LIMIT_EVENTS: "0",
-    },
-    stderr: "pipe",
-    stdout: "ignore",
-  });
-  try {
-    const lines: string[] = [];
-    const listening = Promise.withResolvers<void>();
-    const reader = child.stderr.getReader();
-    const decoder = new TextDecoder();
-    let port: number | undefined;
-    let pending = "";
-    const readAll = (async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        pending += decoder.decode(value, { stream: true });
-        let newline: number;
-        while ((newline = pending.indexOf("\n")) !== -1) {
-          const line = pending.slice(0, newline);
-          pending = pending.slice(newline + 1);
-          lines.push(line);
-          if (port === undefined && line.includes('"listening"')) {
-            port = JSON.parse(line).port;
-            listening.resolve();
-          }
-        }
-      }
-    })();
-    void child.exited.then(() => listening.reject(new Error(`exited before listening:\n${lines.join("\n")}`)));
-    await listening.promise;
-    const url = `http://127.0.0.1:${port}`;
+    });
+    const { url, proc: child, logs, logsDone } = server;
 
     using alice = await user(url, "alice");
     using bob = await user(url, "bob");
@@ -133,12 +104,11 @@ test("SIGTERM on bun src/main.ts with messages in flight: clients see the discon
     child.kill("SIGTERM");
     const reasons = (await Promise.all(disconnects)).map(([reason]) => reason);
     expect(await child.exited).toBe(0);
-    await readAll;
+    await logsDone;
     expect(reasons.every((r) => r === "transport close" || r === "io server disconnect")).toBe(true);
     expect((await storedTempIds(db.url, tempIds)).size).toBe(50);
-    expect(lines.some((line) => line.includes('"stopped"'))).toBe(true);
+    expect(logs.some((entry) => entry.msg === "stopped")).toBe(true);
   } finally {
-    if (child.exitCode === null) child.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
   }
 }, 60_000);

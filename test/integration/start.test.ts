@@ -6,35 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UnsecuredJWT } from "jose";
 import { connect, nextEvent } from "../support/client.ts";
+import { startMainProcess } from "../support/main-process.ts";
 
 test("bun src/main.ts with no configuration serves the chat flow on the embedded database", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "bunsen-start-"));
-  // Only what a shell has: no DATABASE_URL, no JWT key, no REDIS_URL. PORT=0 and DATA_DIR keep
-  // parallel test runs apart; HOST keeps it on loopback.
-  const child = Bun.spawn([process.execPath, "src/main.ts"], {
-    cwd: join(import.meta.dir, "../.."),
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir },
-    stdin: "ignore", stdout: "ignore", stderr: "pipe",
-  });
   try {
-    const logs: Record<string, unknown>[] = [];
-    const listening = Promise.withResolvers<number>();
-    void (async () => {
-      let rest = "";
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream()) as unknown as AsyncIterable<string>) {
-        const lines = (rest + chunk).split("\n");
-        rest = lines.pop()!;
-        for (const line of lines) {
-          try {
-            const entry = JSON.parse(line) as Record<string, unknown>;
-            logs.push(entry);
-            if (entry.msg === "listening") listening.resolve(entry.port as number);
-          } catch {}
-        }
-      }
-      listening.reject(new Error("the server exited before listening"));
-    })();
-    const url = `http://127.0.0.1:${await listening.promise}`;
+    // Only what a shell has: no DATABASE_URL, no JWT key, no REDIS_URL. DATA_DIR keeps parallel
+    // test runs apart.
+    await using server = await startMainProcess({ PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATA_DIR: dataDir });
+    const { url, logs, proc } = server;
     expect(logs.find((entry) => entry.msg === "ready server built")).toMatchObject({ database: "pglite", auth: "development" });
     expect(logs.some((entry) => entry.level === "warn" && String(entry.msg).startsWith("development mode"))).toBe(true);
 
@@ -49,10 +29,9 @@ test("bun src/main.ts with no configuration serves the chat flow on the embedded
     expect((await optimistic)[0]).toMatchObject({ tempId: "t-start", senderId: "ada", status: "pending" });
     expect((await confirmed)[0]).toMatchObject({ tempId: "t-start", senderId: "ada", status: "confirmed" });
 
-    child.kill("SIGTERM");
-    expect(await child.exited).toBe(0);
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
   } finally {
-    child.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
   }
 }, 60_000);

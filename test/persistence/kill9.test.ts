@@ -7,11 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { JWT_SECRET, tokenFor } from "../support/app.ts";
+import { startMainProcess, type MainProcess } from "../support/main-process.ts";
 import { connect, type ClientSocket } from "../support/client.ts";
 import { createTestDatabase } from "../support/services.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
 
-const ROOT = join(import.meta.dir, "../..");
 const MESSAGES = 300;
 
 let testDb: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -33,56 +33,12 @@ afterAll(async () => {
   await testDb[Symbol.asyncDispose]();
 });
 
-interface Child extends AsyncDisposable {
-  url: string;
-  proc: Bun.Subprocess<"ignore", "ignore", "pipe">;
-  /** Every JSON log line so far. */
-  logs: Record<string, unknown>[];
-}
-
 /** Starts the ready server as its own process and resolves once it logged `listening`. */
-async function startServer(dataDir: string): Promise<Child> {
-  const proc = Bun.spawn([process.execPath, "src/main.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env, PORT: "0", HOST: "127.0.0.1", DATABASE_URL: viaProxy, JWT_SECRET, DATA_DIR: dataDir,
-      LOG_LEVEL: "info", RATE_LIMIT_EVENTS: "0",
-    },
-    stdin: "ignore", stdout: "ignore", stderr: "pipe",
+function startServer(dataDir: string): Promise<MainProcess> {
+  return startMainProcess({
+    ...(process.env as Record<string, string>), DATABASE_URL: viaProxy, JWT_SECRET, DATA_DIR: dataDir,
+    LOG_LEVEL: "info", RATE_LIMIT_EVENTS: "0",
   });
-  const logs: Record<string, unknown>[] = [];
-  const listening = Promise.withResolvers<number>();
-  // Drains stderr for the child's whole life, so a chatty child never blocks on a full pipe.
-  void (async () => {
-    let rest = "";
-    for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream()) as unknown as AsyncIterable<string>) {
-      const lines = (rest + chunk).split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) {
-        try {
-          const entry = JSON.parse(line) as Record<string, unknown>;
-          logs.push(entry);
-          if (entry.msg === "listening") listening.resolve(entry.port as number);
-        } catch {
-          logs.push({ msg: line });
-        }
-      }
-    }
-    listening.reject(new Error(`server exited before listening: ${JSON.stringify(logs)}`));
-  })();
-  const timer = setTimeout(() => listening.reject(new Error("server not listening within 20 s")), 20_000);
-  try {
-    const port = await listening.promise;
-    return {
-      url: `http://127.0.0.1:${port}`, proc, logs,
-      async [Symbol.asyncDispose]() {
-        proc.kill("SIGKILL");
-        await proc.exited;
-      },
-    };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function user(url: string, sub: string): Promise<ClientSocket & Disposable> {
