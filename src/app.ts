@@ -41,7 +41,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const verifier: Verifier = await createVerifier(config.auth);
   const database: Database = await openDatabase({ databaseUrl: config.persistence.databaseUrl, dataDir: config.persistence.dataDir });
   const spool = openSpool(config);
-  const writer = new Writer(database.db, { ...config.persistence, spool });
+  const writer = new Writer(database.db, { ...config.persistence, spool, ready: database.ready });
   if (spool) await replaySpool(spool, writer);
   const redis = config.redisUrl === undefined ? undefined : connectRedis(config.redisUrl, config.redisKey);
   const { recoveryMaxDisconnectionMs, recoveryNamespaces } = config.limits;

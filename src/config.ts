@@ -3,6 +3,9 @@
 import { createPublicKey, randomUUID } from "node:crypto";
 import type { LogLevel } from "./log.ts";
 
+/** `auto`: text on a terminal, JSON lines otherwise. */
+export type LogFormatSetting = "auto" | "json" | "text";
+
 export type AuthMode = "jwt" | "development";
 
 export interface AuthConfig {
@@ -50,6 +53,7 @@ export interface Config {
   readonly nodeEnv: string;
   readonly isProduction: boolean;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormatSetting;
   readonly port: number;
   readonly host: string;
   readonly path: string;
@@ -88,6 +92,7 @@ export const DEFAULTS = {
   COMPRESSION_THRESHOLD_BYTES: "1024", // smallest frame worth compressing
   NODE_ENV: "development", //           "production" refuses to start without JWT key material
   LOG_LEVEL: "info", //                 debug | info | warn | error | silent
+  LOG_FORMAT: "auto", //                auto (text on a terminal, JSON lines otherwise) | json | text
   JWT_SECRET: undefined, //             shared secret for HS256/384/512
   JWT_PUBLIC_KEY: undefined, //         PEM public key for RS*/PS*/ES*/EdDSA (`\n` escapes allowed)
   JWT_JWKS_URL: undefined, //           JWKS endpoint, fetched and cached by jose
@@ -112,8 +117,8 @@ export const DEFAULTS = {
   NAMESPACES: "/,/chat,/messaging,/social,/notifications,/notification,/orders,/provisioning,/billing,/admin",
   MAX_CONNECTIONS: "0", //              live connections; past it a handshake gets 503 {code:4,message:"Server full"}; 0 = unlimited
   MAX_CONNECTIONS_PER_IP: "0", //       live connections per client address; past it 503 (behind a proxy all share one address); 0 = unlimited
-  RATE_LIMIT_EVENTS: "100", //          events a socket may send per window (token bucket; 0 = unlimited); an event over it is skipped and answered with "error" {code:"rate_limited",retryAfterMs}; at 3x the limit the connection is closed
-  RATE_LIMIT_WINDOW_MS: "60000", //     rate-limit window
+  RATE_LIMIT_EVENTS: "0", //            events a socket may send per window (token bucket; 0 = off, the default, as in Socket.IO); an event over it is skipped, its ack answered {ok:false,error:{code:"rate_limited",retryAfterMs}} (no ack: an "error" event); at 3x the limit the connection is closed and the client reconnects
+  RATE_LIMIT_WINDOW_MS: "10000", //     rate-limit window; e.g. RATE_LIMIT_EVENTS=1000 allows bursts of 1000 and 100 events a second sustained
   MAX_ROOMS_PER_SOCKET: "1000", //      rooms one socket may be in; a join past it is refused {code:"too_many_rooms"}
   MAX_BUFFERED_BYTES: "1048576", //     unsent bytes per connection (WebSocket backpressure limit, polling buffer); past it the connection ends with reason "slow consumer" (volatile events are dropped from 64 KiB on)
   MAX_BACKPRESSURE_MS: "30000", //      a WebSocket backpressured this long while written to ends with "slow consumer"
@@ -150,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
     nodeEnv,
     isProduction: nodeEnv === "production",
     logLevel: r.oneOf("LOG_LEVEL", LOG_LEVELS),
+    logFormat: r.oneOf("LOG_FORMAT", ["auto", "json", "text"] as const),
     port: r.int("PORT", 0, 65_535),
     host: r.string("HOST"),
     path: r.path("SOCKET_PATH"),

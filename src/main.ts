@@ -1,30 +1,5 @@
-// Composition root: loadConfig() → createApp() → Bun.serve → SIGTERM/SIGINT → graceful shutdown.
-import { ConfigError, loadConfig } from "./config.ts";
-import { createApp } from "./app.ts";
-import { configureLog, log } from "./log.ts";
+// `npm start` / `bun src/main.ts [command]`: the `bunsen` command (cli.ts) run from a checkout.
+import { runCli } from "./cli.ts";
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(err.message + "\n");
-  process.exit(1);
-}
-configureLog(config.logLevel);
-
-const app = await createApp(config);
-const server = app.io.listen({ port: config.port, hostname: config.host }, app.fetch);
-log.info?.("listening", { port: server.port, host: config.host, nodeId: config.nodeId, path: config.path });
-
-let isStopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (isStopping) return;
-  isStopping = true;
-  log.info?.("shutting down", { signal });
-  await app.close();
-  log.info?.("stopped", { signal });
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+const code = await runCli(Bun.argv.slice(2));
+if (code !== undefined) process.exit(code);

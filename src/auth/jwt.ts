@@ -1,6 +1,6 @@
 // JWT verification with jose: keys imported once at boot; failures are AuthError values, never thrown.
 // Specs: RFC 7519 (claims exp/nbf/iss/aud), RFC 8725 §3.1–3.2 (algorithm allow-list, no `none`).
-import { createRemoteJWKSet, decodeJwt, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, decodeJwt, importSPKI, jwtVerify, SignJWT, UnsecuredJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { AuthConfig, AuthMode } from "../config.ts";
 import { log } from "../log.ts";
 
@@ -190,4 +190,22 @@ function read(bag: Bag, name: string): string | undefined {
   const value = bag instanceof Headers || bag instanceof URLSearchParams ? bag.get(name) : bag[name];
   if (Array.isArray(value)) return typeof value[0] === "string" ? value[0] : undefined;
   return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/**
+ * A token the configured verifier accepts, for development and operators (`bunsen token`): signed
+ * with JWT_SECRET (its first allowed algorithm) in jwt mode, unsigned in development mode. Throws
+ * when the server only holds a public key or a JWKS URL: such tokens come from the identity provider.
+ */
+export async function issueToken(options: VerifierOptions, claims: Claims, expiresIn: string | number): Promise<string> {
+  const withAudience = (jwt: SignJWT | UnsecuredJWT) => {
+    if (options.issuer) jwt.setIssuer(options.issuer);
+    if (options.audience) jwt.setAudience(options.audience);
+    return jwt.setIssuedAt().setExpirationTime(expiresIn);
+  };
+  if (options.mode === "development") return (withAudience(new UnsecuredJWT(claims)) as UnsecuredJWT).encode();
+  if (!options.secret)
+    throw new Error("this server verifies tokens with a public key (JWT_PUBLIC_KEY or JWT_JWKS_URL): get tokens from the identity provider that holds the private key");
+  const alg = options.algorithms[0] ?? "HS256";
+  return (withAudience(new SignJWT(claims).setProtectedHeader({ alg, typ: "JWT" })) as SignJWT).sign(new TextEncoder().encode(options.secret));
 }

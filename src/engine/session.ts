@@ -15,7 +15,9 @@ export type EngineCloseReason =
   | "server shutting down"
   // Ours, not the reference server's: the peer does not read fast enough (a WebSocket past
   // maxBufferedBytes, over backpressure for maxBackpressureMs, or a polling buffer past maxBufferedBytes).
-  | "slow consumer";
+  | "slow consumer"
+  // Ours: the client went on sending far past its event rate limit (socketio/socket.ts).
+  | "rate limited";
 
 /** The layer above (socketio/client.ts) implements this; set once, right after the session opens. */
 export interface SessionHandler {

@@ -2,12 +2,13 @@
 // socket.io-client's browser bundle. No CDN and no build step: static files read once, then cached.
 // The HTML holds no data: the dashboard's numbers come over the /admin namespace (admin role only).
 import { dirname, join } from "node:path";
+import { packageFile, projectFile } from "../assets.ts";
 import type { ModuleContext } from "../modules/context.ts";
 import { log } from "../log.ts";
 import { HttpError } from "./errors.ts";
 import type { Route } from "./routes.ts";
 
-const PAGES_DIR = join(import.meta.dir, "pages");
+const PAGES_DIR = dirname(projectFile("src/http/pages/demo.html"));
 
 // Scripts only from this origin; sockets to this origin (CSP 3 lets 'self' match ws:/wss:).
 const PAGE_HEADERS = {
@@ -31,13 +32,9 @@ const ASSETS: Record<string, Asset> = {
   "socket.io.min.js": { file: socketIoBundle(), type: "text/javascript; charset=utf-8" },
 };
 
-// socket.io-client's package exports do not list the minified bundle, so resolve its package.json.
+// socket.io-client's package exports do not list the minified bundle, so it is found by path.
 function socketIoBundle(): string {
-  try {
-    return join(dirname(Bun.resolveSync("socket.io-client/package.json", import.meta.dir)), "dist", "socket.io.min.js");
-  } catch {
-    return "";
-  }
+  return packageFile("socket.io-client", "dist/socket.io.min.js") ?? "";
 }
 
 export function pageRoutes(ctx: ModuleContext): Route[] {

@@ -1,7 +1,7 @@
 // The database client: Postgres through postgres-js, or embedded PGlite when no URL is given.
 // Both expose the same Drizzle query API; migrations from drizzle/ are applied at open.
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -10,6 +10,8 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { isCompiled, packageFile, projectFile } from "../assets.ts";
+import { log } from "../log.ts";
 import * as schema from "./schema.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -17,7 +19,15 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface Database {
   readonly db: Db;
   readonly kind: "postgres" | "pglite";
-  /** True when a trivial query answers within `pingTimeoutMs`; never throws. */
+  /**
+   * Settles once the migrations are applied. Postgres unreachable at boot (an outage, a node restarted
+   * while the database is down) does not stop the server: migrations are retried in the background and
+   * this settles when they succeed. Never rejects.
+   */
+  readonly ready: Promise<void>;
+  /** True once `ready` has settled. */
+  isReady(): boolean;
+  /** True when migrated and a trivial query answers within `pingTimeoutMs`; never throws. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -41,11 +51,25 @@ export interface OpenOptions {
   migrationsFolder?: string;
 }
 
-const DEFAULT_MIGRATIONS = fileURLToPath(new URL("../../drizzle", import.meta.url));
+const DEFAULT_MIGRATIONS = dirname(dirname(projectFile("drizzle/meta/_journal.json")));
 // Any constant works: it only serialises concurrent migrators (several nodes booting at once).
 const MIGRATION_LOCK_ID = 0x62756e73;
 
-/** Opens the database and applies pending migrations; throws when it cannot (boot fails fast). */
+/**
+ * A database that cannot be used as configured (bad credentials, no such database, a folder that cannot
+ * be written): the message names the setting and what to check, for the operator at boot.
+ */
+export class DatabaseError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DatabaseError";
+  }
+}
+
+/**
+ * Opens the database and applies pending migrations. Throws DatabaseError when the configuration
+ * cannot work; a Postgres that is only unreachable yields a Database whose `ready` settles later.
+ */
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   const migrationsFolder = options.migrationsFolder ?? DEFAULT_MIGRATIONS;
   const pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
@@ -61,37 +85,144 @@ async function openPostgres(url: string, options: OpenOptions, migrationsFolder:
     idle_timeout: 60,
     connection: { application_name: "bunsen", statement_timeout: options.statementTimeoutMs ?? 15_000 },
   };
-  const migrator = postgres(url, { ...clientOptions, max: 1 });
+  const migrate = async () => {
+    const migrator = postgres(url, { ...clientOptions, max: 1 });
+    try {
+      // max: 1 keeps the advisory lock and the migration on the same session.
+      await migrator`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+      await migratePostgres(drizzlePostgres(migrator, { schema }), { migrationsFolder });
+      await migrator`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
+    } finally {
+      await migrator.end({ timeout: 1 });
+    }
+  };
+  let isMigrated = false;
+  let isClosed = false;
+  let ready: Promise<void>;
   try {
-    // max: 1 keeps the advisory lock and the migration on the same session.
-    await migrator`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
-    await migratePostgres(drizzlePostgres(migrator, { schema }), { migrationsFolder });
-    await migrator`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
-  } finally {
-    await migrator.end({ timeout: 1 });
+    await migrate();
+    isMigrated = true;
+    ready = Promise.resolve();
+  } catch (error) {
+    if (!isUnreachable(error)) throw new DatabaseError(describePostgresError(url, error), { cause: error });
+    log.warn?.("database unreachable at start: serving without it, retrying the migrations in the background", {
+      hint: describePostgresError(url, error),
+    });
+    ready = (async () => {
+      for (let attempt = 0; !isClosed; attempt++) {
+        await Bun.sleep(Math.min(5_000, 250 * 2 ** attempt));
+        try {
+          if (isClosed) return;
+          await migrate();
+          isMigrated = true;
+          log.info?.("database reachable: migrations applied", { attempts: attempt + 2 });
+          return;
+        } catch (retryError) {
+          if (attempt % 10 === 0) log.warn?.("database still unreachable", { hint: describePostgresError(url, retryError) });
+        }
+      }
+    })();
   }
   const client = postgres(url, { ...clientOptions, max: options.poolSize ?? 10 });
   const db: Db = drizzlePostgres(client, { schema });
   return {
     db,
     kind: "postgres",
-    ping: () => pingOf(db, pingTimeoutMs),
-    close: () => client.end({ timeout: (options.closeTimeoutMs ?? 5_000) / 1000 }),
+    ready,
+    isReady: () => isMigrated,
+    ping: async () => isMigrated && pingOf(db, pingTimeoutMs),
+    close: () => {
+      isClosed = true;
+      return client.end({ timeout: (options.closeTimeoutMs ?? 5_000) / 1000 });
+    },
   };
 }
 
+// Connection-level failures an outage causes; everything else (authentication, a missing database,
+// a refused migration) is a configuration problem that retrying cannot fix.
+function isUnreachable(error: unknown): boolean {
+  const code = rootCode(error);
+  if (code === undefined) return false;
+  return ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "CONNECT_TIMEOUT", "CONNECTION_CLOSED",
+    "CONNECTION_ENDED", "CONNECTION_DESTROYED", "57P03"].includes(code) || code.startsWith("08");
+}
+
+function rootCode(error: unknown): string | undefined {
+  let current = error;
+  for (let depth = 0; depth < 5; depth++) {
+    const code = (current as { code?: unknown } | null)?.code;
+    if (typeof code === "string") return code;
+    if (!(current instanceof Error) || current.cause === undefined) return undefined;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** What went wrong with DATABASE_URL and what to check, with the password masked. */
+export function describePostgresError(url: string, error: unknown): string {
+  const where = redactUrl(url);
+  const code = rootCode(error);
+  const detail = error instanceof Error ? error.message : String(error);
+  const hint =
+    code === "28P01" || code === "28000" ? "check the user name and password in it"
+    : code === "3D000" ? "the database does not exist: create it (createdb) or fix its name in the URL"
+    : code === "ENOTFOUND" || code === "EAI_AGAIN" ? "the host name does not resolve: check the host in it"
+    : code === "ECONNREFUSED" ? "nothing listens there: check that PostgreSQL is running and the host and port are right"
+    : code === "CONNECT_TIMEOUT" || code === "ETIMEDOUT" ? "no answer: check the host, the port and any firewall in between"
+    : "check that PostgreSQL is running and reachable with these settings";
+  return `cannot use the database at DATABASE_URL=${where} (${code ?? "error"}: ${detail}): ${hint}; unset DATABASE_URL to use the embedded database`;
+}
+
+/** A postgres:// URL with its password replaced by `***`, for logs. */
+export function redactUrl(url: string): string {
+  const parsed = URL.parse(url);
+  if (!parsed) return "<not a URL>";
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}
+
 async function openPglite(dataDir: string, migrationsFolder: string, pingTimeoutMs: number): Promise<Database> {
-  const client = await PGlite.create(dataDir.startsWith("memory://") ? dataDir : join(dataDir, "pglite"));
-  const pglite = drizzlePglite(client, { schema });
-  await migratePglite(pglite, { migrationsFolder });
-  const db: Db = pglite;
+  const isMemory = dataDir.startsWith("memory://");
+  const folder = isMemory ? dataDir : join(resolve(dataDir), "pglite");
+  let client: PGlite;
+  try {
+    if (!isMemory) mkdirSync(folder, { recursive: true });
+    client = await PGlite.create(folder, await pgliteAssets());
+    await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder });
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new DatabaseError(
+      `cannot open the embedded database in ${folder} (${detail}): check that DATA_DIR is a folder this user can write, ` +
+        "or set DATABASE_URL to use PostgreSQL",
+      { cause: error },
+    );
+  }
+  const db: Db = drizzlePglite(client, { schema });
   return {
     db,
     kind: "pglite",
+    ready: Promise.resolve(),
+    isReady: () => true,
     ping: () => pingOf(db, pingTimeoutMs),
     async close() {
       if (!client.closed) await client.close();
     },
+  };
+}
+
+// PGlite finds its WebAssembly and data files next to its own module; inside the single-file
+// executable that is the embedded file system, so they are handed over from where they were embedded.
+async function pgliteAssets(): Promise<{ pgliteWasmModule?: WebAssembly.Module; initdbWasmModule?: WebAssembly.Module; fsBundle?: Blob }> {
+  if (!isCompiled) return {};
+  const file = (name: string) => {
+    const path = packageFile("@electric-sql/pglite", `dist/${name}`);
+    if (path === undefined) throw new Error(`${name} is not embedded in this executable`);
+    return Bun.file(path);
+  };
+  return {
+    pgliteWasmModule: await WebAssembly.compile(await file("pglite.wasm").arrayBuffer()),
+    initdbWasmModule: await WebAssembly.compile(await file("initdb.wasm").arrayBuffer()),
+    fsBundle: file("pglite.data"),
   };
 }
 

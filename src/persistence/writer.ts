@@ -47,6 +47,11 @@ export interface WriterOptions {
   flushTimeoutMs?: number;
   /** Journals message ops so a kill -9 loses none (spool.ts); unset = memory only. */
   spool?: Spool;
+  /**
+   * Settles when the database can take rows (migrations applied: db.ts `ready`). Until then ops wait in
+   * the queue (and the spool) instead of failing; flush()'s deadline still applies. @default ready now
+   */
+  ready?: Promise<void>;
 }
 
 export interface WriterStats {
@@ -101,6 +106,8 @@ export class Writer {
   #isFullReported = false;
   #wakeBackoff: (() => void) | undefined;
   readonly #spool: Spool | undefined;
+  #ready: Promise<void> | undefined;
+  #wakeReady: (() => void) | undefined;
 
   constructor(db: Db, options: WriterOptions) {
     this.#db = db;
@@ -113,6 +120,8 @@ export class Writer {
     this.#flushTimeoutMs = options.flushTimeoutMs ?? 10_000;
     this.#statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
     this.#spool = options.spool;
+    this.#ready = options.ready;
+    void options.ready?.then(() => (this.#ready = undefined));
   }
 
   /**
@@ -209,6 +218,7 @@ export class Writer {
   }
 
   async #flushBatch(): Promise<void> {
+    if (this.#ready !== undefined && !(await this.#waitReady())) return;
     const end = Math.min(this.#ops.length, this.#head + this.#batchSize);
     const ops = this.#ops.slice(this.#head, end);
     const callbacks = this.#callbacks.slice(this.#head, end);
@@ -287,10 +297,22 @@ export class Writer {
     return promise.finally(() => (this.#wakeBackoff = undefined));
   }
 
+  // False when flush()'s deadline came first: #giveUp has then answered every queued op.
+  async #waitReady(): Promise<boolean> {
+    if (this.#isGivingUp) return false;
+    const woken = new Promise<false>((resolve) => (this.#wakeReady = () => resolve(false)));
+    try {
+      return await Promise.race([this.#ready!.then(() => true), woken]);
+    } finally {
+      this.#wakeReady = undefined;
+    }
+  }
+
   // flush() deadline: stop retrying, and fail what has not been taken yet.
   #giveUp(): void {
     this.#isGivingUp = true;
     this.#wakeBackoff?.();
+    this.#wakeReady?.();
     const callbacks = this.#callbacks.slice(this.#head);
     this.#head = this.#ops.length;
     this.#compact();

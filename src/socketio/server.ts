@@ -57,8 +57,10 @@ export interface ServerOptions {
   maxRoomsPerSocket?: number;
   /**
    * Per-socket event rate limit, a token bucket refilled at `events` per `windowMs`. An event over
-   * it is not processed and the client gets `"error"` `{code: "rate_limited", message, retryAfterMs}`;
-   * once refused events exceed `disconnectAfter` × `events` (net of refill) the connection is closed.
+   * it is not processed: its ack, if it has one, is answered `{ok: false, error: {code: "rate_limited",
+   * message, retryAfterMs}}`, otherwise the client gets `"error"` with that `error`; once refused events
+   * exceed `disconnectAfter` × `events` (net of refill) the transport is closed (the client reconnects).
+   * Each enforcement is logged at info with the socket id and the limit.
    * @default undefined (no limit)
    */
   rateLimit?: {

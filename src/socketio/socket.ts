@@ -51,6 +51,7 @@ export class Socket extends Listeners implements RoomMember {
   // allocation. Tokens may go negative: refused events are debt, and past the abuse floor we close.
   #tokens = 0;
   #refilledAt = 0;
+  #isOverLimit = false;
 
   constructor(nsp: Namespace, client: Client, auth: Record<string, unknown>, id: string, extraQuery?: Record<string, string>) {
     super();
@@ -288,7 +289,7 @@ export class Socket extends Listeners implements RoomMember {
   }
 
   #onEvent(packet: Packet): void {
-    if (this.#rateLimit !== null && !this.#takeToken()) return;
+    if (this.#rateLimit !== null && !this.#takeToken(packet.id)) return;
     const args = packet.data as unknown[];
     if (packet.id !== undefined) args.push(this.#ackFor(packet.id));
     if (this.#anyListeners !== null) this.#notifyAny(this.#anyListeners, args);
@@ -300,21 +301,35 @@ export class Socket extends Listeners implements RoomMember {
     return this.nsp.server.options.rateLimit;
   }
 
-  /** false when the event is over the rate limit (the client was told, or disconnected). */
-  #takeToken(): boolean {
+  /**
+   * false when the event is over the rate limit. The client is always told: an event with an ack gets
+   * its ack answered with the refusal, one without gets an `error` event. Past `disconnectAfter` × the
+   * limit the transport is closed, so socket.io-client reconnects (with its backoff) rather than
+   * giving up as it does after a server-side disconnect.
+   */
+  #takeToken(ackId: number | undefined): boolean {
     const { events, windowMs, disconnectAfter } = this.#rateLimit!;
     const now = performance.now();
     this.#tokens = Math.min(events, this.#tokens + ((now - this.#refilledAt) * events) / windowMs);
     this.#refilledAt = now;
     this.#tokens -= 1;
-    if (this.#tokens >= 0) return true;
+    if (this.#tokens >= 0) {
+      this.#isOverLimit = false;
+      return true;
+    }
     if (this.#tokens < -events * disconnectAfter) {
-      log.debug?.("rate limit abuse: disconnecting", { sid: this.id, events, windowMs });
-      this.disconnect(true);
+      log.info?.("rate limit: closing the connection", { sid: this.id, nsp: this.nsp.name, events, windowMs, disconnectAfter });
+      this.client.session.close("rate limited");
       return false;
     }
+    if (!this.#isOverLimit) {
+      this.#isOverLimit = true;
+      log.info?.("rate limit: refusing events", { sid: this.id, nsp: this.nsp.name, events, windowMs });
+    }
     const retryAfterMs = Math.ceil((-this.#tokens * windowMs) / events);
-    this.emit("error", { code: "rate_limited", message: `more than ${events} events in ${windowMs} ms`, retryAfterMs });
+    const error = { code: "rate_limited", message: `more than ${events} events in ${windowMs} ms`, retryAfterMs };
+    if (ackId !== undefined) this.#ackFor(ackId)({ ok: false, error });
+    else this.emit("error", error);
     return false;
   }
 

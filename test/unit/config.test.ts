@@ -19,6 +19,7 @@ describe("loadConfig", () => {
       nodeEnv: "development",
       isProduction: false,
       logLevel: "info",
+      logFormat: "auto",
       port: 3000,
       host: "0.0.0.0",
       path: "/socket.io/",
@@ -43,8 +44,8 @@ describe("loadConfig", () => {
       limits: {
         maxConnections: 0,
         maxConnectionsPerIp: 0,
-        rateLimitEvents: 100,
-        rateLimitWindowMs: 60_000,
+        rateLimitEvents: 0,
+        rateLimitWindowMs: 10_000,
         maxRoomsPerSocket: 1000,
         historyMaxLimit: 100,
         recoveryMaxDisconnectionMs: 120_000,
