@@ -14,10 +14,17 @@ export interface MainProcess extends AsyncDisposable {
 
 const ROOT = join(import.meta.dir, "../..");
 
-/** Starts `bun src/main.ts` with `env` (on PORT=0, HOST=127.0.0.1) and resolves once it logged `listening`. */
-export async function startMainProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<MainProcess> {
-  const proc = Bun.spawn([process.execPath, "src/main.ts"], {
-    cwd: ROOT, env: { ...env, PORT: "0", HOST: "127.0.0.1" }, // always an ephemeral port on loopback
+export interface StartOptions {
+  /** The working directory (a fresh folder, as a new user's clone has no .data). @default the repository */
+  cwd?: string;
+  /** The command line. @default bun <repository>/src/main.ts */
+  command?: string[];
+}
+
+/** Starts `bun src/main.ts` with `env` (on PORT=0, HOST=127.0.0.1 unless `env` says otherwise) and resolves once it logged `listening`. */
+export async function startMainProcess(env: Record<string, string>, timeoutMs = 20_000, options: StartOptions = {}): Promise<MainProcess> {
+  const proc = Bun.spawn(options.command ?? [process.execPath, join(ROOT, "src/main.ts")], {
+    cwd: options.cwd ?? ROOT, env: { PORT: "0", HOST: "127.0.0.1", ...env }, // an ephemeral port on loopback by default
     stdin: "ignore", stdout: "ignore", stderr: "pipe",
   });
   const logs: Record<string, unknown>[] = [];
