@@ -57,6 +57,25 @@ describe.each(Object.keys(DATABASE_BACKENDS) as DatabaseBackend[])("Writer on %s
   });
   afterAll(() => handle[Symbol.asyncDispose]());
 
+  test("holds ops until the database is ready, then stores them; a flush deadline before that fails them once", async () => {
+    const ready = Promise.withResolvers<void>();
+    const writer = new Writer(database.db, { ...OPTIONS, ready: ready.promise });
+    const roomId = `ready-${Bun.randomUUIDv7()}`;
+    const held = enqueueAll(writer, Array.from({ length: 20 }, (_, i) => messageOp(roomId, i)));
+    await Bun.sleep(100);
+    expect(held.calls.every((c) => c.length === 0)).toBe(true);
+    expect(await rowCount(database, roomId)).toBe(0);
+    ready.resolve();
+    expect((await held.done).every((r) => r.ok)).toBe(true);
+    expect(await rowCount(database, roomId)).toBe(20);
+
+    const never = new Writer(database.db, { ...OPTIONS, ready: new Promise<void>(() => {}), flushTimeoutMs: 200 });
+    const stuck = enqueueAll(never, [messageOp(roomId, 99)]);
+    await never.close();
+    expect(stuck.codes()).toEqual(["persist_failed"]);
+    expect(stuck.calls[0]).toHaveLength(1);
+  });
+
   test("applies the migrations at open", async () => {
     expect(database.kind).toBe(kind);
     expect(await database.ping()).toBe(true);
