@@ -42,7 +42,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const database: Database = await openDatabase({ databaseUrl: config.persistence.databaseUrl, dataDir: config.persistence.dataDir });
   const spool = openSpool(config);
   const writer = new Writer(database.db, { ...config.persistence, spool, ready: database.ready });
-  if (spool) await replaySpool(spool, writer);
+  if (spool) await replaySpool(spool, writer, database);
   const redis = config.redisUrl === undefined ? undefined : connectRedis(config.redisUrl, config.redisKey);
   const { recoveryMaxDisconnectionMs, recoveryNamespaces } = config.limits;
   const io = new Server({
@@ -119,9 +119,15 @@ function openSpool(config: Config): Spool | undefined {
 // too slow for that does not keep the server down (the replay goes on in the background).
 const REPLAY_WAIT_MS = 10_000;
 
-async function replaySpool(spool: Spool, writer: Writer): Promise<void> {
+async function replaySpool(spool: Spool, writer: Writer, database: Database): Promise<void> {
   const { replayed, settled } = spool.replay(writer);
   if (replayed === 0) return;
+  if (!database.isReady()) {
+    // The writer holds them until the database answers (db.ts `ready`); waiting here would only delay serving.
+    log.warn?.("spool replay waits for the database", { messages: replayed });
+    void settled.then(() => log.info?.("spool replay stored", { messages: replayed }));
+    return;
+  }
   let timer: Timer | undefined;
   const isDone = await Promise.race([
     settled.then(() => true),

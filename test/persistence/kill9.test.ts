@@ -171,4 +171,34 @@ describe("kill -9", () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  test("a node restarted while the database is still down starts, reports not ready, and stores the spool once the database is back", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "bunsen-kill9-"));
+    try {
+      proxy.setMode("up");
+      const first = await startServer(dataDir);
+      {
+        using alice = await user(first.url, "alice");
+        using bob = await user(first.url, "bob");
+        await alice.emitWithAck("joinRoom", { roomId: "down" });
+        await bob.emitWithAck("joinRoom", { roomId: "down" });
+        proxy.setMode("blackhole");
+        await chat(alice, bob, "down", "d-", 100);
+        await until(() => spooledTempIds(dataDir, "d-").size === 100, "all messages in the spool");
+        first.proc.kill("SIGKILL");
+        await first.proc.exited;
+      }
+      proxy.setMode("reset"); // still down: refused at once
+      await using second = await startServer(dataDir);
+      expect(second.logs.some((l) => l.msg === "database unreachable at start: serving without it, retrying the migrations in the background")).toBe(true);
+      expect((await fetch(`${second.url}/readyz`)).status).toBe(503);
+      expect((await copiesByTempId("down")).size).toBe(0);
+      proxy.setMode("up");
+      await until(async () => (await copiesByTempId("down")).size === 100, "the spool stored once the database is back", 30_000);
+      expectExactlyOnce(await copiesByTempId("down"), "d-", 100);
+      await until(async () => (await fetch(`${second.url}/readyz`)).status === 200, "ready");
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
