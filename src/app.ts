@@ -4,9 +4,10 @@ import type { Server as BunServer } from "bun";
 import { join } from "node:path";
 import { createVerifier, type Verifier } from "./auth/jwt.ts";
 import type { Config } from "./config.ts";
-import Redis from "ioredis";
+import Redis, { Cluster } from "ioredis";
 import { Server, type Namespace, type ServerOptions } from "./index.ts";
 import { createRedisAdapter, type RedisAdapterFactory } from "./rooms/redis.ts";
+import { createShardedRedisAdapter } from "./rooms/sharded.ts";
 import { openDatabase, type Database } from "./persistence/db.ts";
 import { Spool } from "./persistence/spool.ts";
 import { Writer } from "./persistence/writer.ts";
@@ -43,7 +44,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const spool = openSpool(config);
   const writer = new Writer(database.db, { ...config.persistence, spool, ready: database.ready });
   if (spool) await replaySpool(spool, writer, database);
-  const redis = config.redisUrl === undefined ? undefined : connectRedis(config.redisUrl, config.redisKey);
+  const redis = config.redisUrl === undefined ? undefined : connectRedis(config.redisUrl, config);
   const { recoveryMaxDisconnectionMs, recoveryNamespaces } = config.limits;
   const io = new Server({
     path: config.path,
@@ -90,17 +91,37 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   log.info?.("ready server built", { database: database.kind, auth: verifier.mode, namespaces: config.namespaces.length });
   return {
     ...ctx,
-    fetch: createRouter(ctx, redis ? { readiness: { redis: redis.adapter.isRedisReady }, redis: { client: redis.pub, prefix: config.redisKey } } : {}),
+    // The throttle's scripts touch two keys at once, which a Redis Cluster refuses across slots: on a
+    // cluster its windows stay per node.
+    fetch: createRouter(ctx, redis ? {
+      readiness: { redis: redis.adapter.isRedisReady },
+      redis: redis.pub instanceof Redis ? { client: redis.pub, prefix: config.redisKey } : undefined,
+    } : {}),
     close: () => io.close(),
   };
 }
 
-// Several nodes share Redis (rooms/redis.ts): one publisher and one subscriber connection.
-function connectRedis(url: string, key: string): { adapter: RedisAdapterFactory; pub: Redis; close(): Promise<void> } {
-  const pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-  const sub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+// Several nodes share Redis (rooms/redis.ts, or rooms/sharded.ts): one publisher and one subscriber
+// connection, to one Redis or to a Redis Cluster (REDIS_CLUSTER: REDIS_URL names one of its nodes).
+function connectRedis(url: string, config: Config): { adapter: RedisAdapterFactory; pub: Redis | Cluster; close(): Promise<void> } {
+  const key = config.redisKey;
+  let pub: Redis | Cluster;
+  let sub: Redis | Cluster;
+  if (config.redisCluster) {
+    const seed = new URL(url);
+    const redisOptions = { username: seed.username || undefined, password: seed.password || undefined, maxRetriesPerRequest: 1 };
+    const nodes = [{ host: seed.hostname, port: Number(seed.port || 6379) }];
+    pub = new Cluster(nodes, { redisOptions });
+    sub = new Cluster(nodes, { redisOptions, shardedSubscribers: config.redisAdapter === "sharded" });
+  } else {
+    pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    sub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  }
+  const adapter = config.redisAdapter === "sharded"
+    ? createShardedRedisAdapter({ pub, sub, key })
+    : createRedisAdapter({ pub: pub as Redis, sub: sub as Redis, key });
   return {
-    adapter: createRedisAdapter({ pub, sub, key }),
+    adapter,
     pub, // also runs the HTTP API's throttle scripts (http/redis-throttle.ts)
     async close() {
       await Promise.allSettled([pub.quit(), sub.quit()]);

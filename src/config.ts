@@ -70,6 +70,10 @@ export interface Config {
   readonly redisUrl?: string;
   /** Prefix of every Redis channel and key (the Redis adapter's `key`): nodes sharing it form one cluster. */
   readonly redisKey: string;
+  /** "classic": PUBLISH/PSUBSCRIBE (@socket.io/redis-adapter createAdapter); "sharded": SPUBLISH/SSUBSCRIBE (createShardedAdapter). */
+  readonly redisAdapter: "classic" | "sharded";
+  /** REDIS_URL names one node of a Redis Cluster; the others are discovered. */
+  readonly redisCluster: boolean;
   readonly nodeId: string;
   readonly apiKey?: string;
   readonly namespaces: readonly string[];
@@ -112,6 +116,8 @@ export const DEFAULTS = {
   SPOOL_FSYNC_MS: "10", //              spool fdatasync interval: an OS crash may lose messages this recent (a kill -9 loses none written)
   REDIS_URL: undefined, //              redis:// URL; unset = single node
   REDIS_KEY: "socket.io", //            prefix of the cluster's Redis channels and keys (@socket.io/redis-adapter's `key`); nodes sharing it form one cluster
+  REDIS_ADAPTER: "classic", //         classic (PUBLISH/PSUBSCRIBE, shares connection state recovery across nodes) | sharded (Redis 7 SPUBLISH/SSUBSCRIBE, a channel per room: for a Redis Cluster; interoperates with createShardedAdapter)
+  REDIS_CLUSTER: "false", //            true: REDIS_URL is one node of a Redis Cluster (use with REDIS_ADAPTER=sharded)
   NODE_ID: undefined, //                this node's id in a cluster; default random
   API_KEY: undefined, //                HTTP API key; unset = the HTTP API requires an admin JWT
   NAMESPACES: "/,/chat,/messaging,/social,/notifications,/notification,/orders,/provisioning,/billing,/admin",
@@ -180,6 +186,8 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
     },
     redisUrl: r.url("REDIS_URL", ["redis:", "rediss:"]),
     redisKey: r.string("REDIS_KEY"),
+    redisAdapter: r.oneOf("REDIS_ADAPTER", ["classic", "sharded"] as const),
+    redisCluster: r.bool("REDIS_CLUSTER"),
     nodeId: r.optional("NODE_ID") ?? randomUUID().slice(0, 8),
     apiKey: r.optional("API_KEY"),
     namespaces: r.namespaces("NAMESPACES"),

@@ -8,4 +8,5 @@ export type { DisconnectReason } from "./socketio/reasons.ts";
 export type { Adapter, AdapterFactory, AdapterHost, BroadcastOptions, Room } from "./rooms/adapter.ts";
 export { LocalAdapter } from "./rooms/local.ts";
 export { createRedisAdapter, RedisAdapter, type RedisAdapterFactory, type RedisAdapterOptions } from "./rooms/redis.ts";
+export { createShardedRedisAdapter, ShardedRedisAdapter, type ShardedRedisAdapterOptions, type SubscriptionMode } from "./rooms/sharded.ts";
 export { ENGINE_ERRORS, type EngineError } from "./engine/handshake.ts";

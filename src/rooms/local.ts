@@ -35,7 +35,10 @@ export class LocalAdapter implements Adapter {
       if (own.has(room)) continue;
       own.add(room);
       let members = this.rooms.get(room);
-      if (members === undefined) this.rooms.set(room, (members = new Set()));
+      if (members === undefined) {
+        this.rooms.set(room, (members = new Set()));
+        this.onRoomCreated(room);
+      }
       members.add(member.id);
       // A socket's own room is served by a direct write, never a topic: one topic per idle
       // connection would cost memory for nothing.
@@ -64,7 +67,10 @@ export class LocalAdapter implements Adapter {
     const members = this.rooms.get(room);
     if (members !== undefined) {
       members.delete(member.id);
-      if (members.size === 0) this.rooms.delete(room);
+      if (members.size === 0) {
+        this.rooms.delete(room);
+        this.onRoomDeleted(room);
+      }
     }
     if (room === member.id) return;
     const iterated = this.#iterated.get(room);
@@ -99,6 +105,12 @@ export class LocalAdapter implements Adapter {
     const encoded = this.host.encode(packet); // once per broadcast, never per recipient
     this.deliver(encoded, opts);
   }
+
+  /** A room got its first member on this node (the sharded adapter subscribes to its channel). */
+  protected onRoomCreated(_room: Room): void {}
+
+  /** A room lost its last member on this node. */
+  protected onRoomDeleted(_room: Room): void {}
 
   /** Local delivery of an already encoded packet (the Redis adapter calls it for remote broadcasts). */
   protected deliver(encoded: EncodedPacket, opts: BroadcastOptions): void {
