@@ -277,6 +277,31 @@ export class Engine {
   }
 }
 
+/**
+ * RFC 9112 §9.6: a request that says `Connection: close` gets `Connection: close` on its response.
+ * Bun closes such a connection after answering but does not say so; Node's keep-alive agent then
+ * reuses the socket for its next request and gets "socket hang up" (node-fetch sends the header).
+ */
+export function honourConnectionClose<T extends Response | Promise<Response> | undefined | null>(req: Request, response: T): T {
+  if (response === undefined || response === null) return response;
+  const connection = req.headers.get("connection");
+  if (connection === null || !/\bclose\b/i.test(connection)) return response;
+  if (response instanceof Promise) return response.then((r) => markClose(r)) as T;
+  return markClose(response as Response) as T;
+}
+
+function markClose(response: Response): Response {
+  try {
+    response.headers.set("Connection", "close");
+    return response;
+  } catch {
+    // Immutable headers (a Response from fetch(), Response.redirect): copy them.
+    const headers = new Headers(response.headers);
+    headers.set("Connection", "close");
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
+}
+
 /** A 20-character random id, like engine.io's base64id. */
 export function randomId(): string {
   const bytes = new Uint8Array(15);

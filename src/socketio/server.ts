@@ -1,7 +1,7 @@
 // The Socket.IO server: options, namespaces (static and dynamic), the Bun.serve handler, shutdown.
 // API as socket.io 4.x lib/index.ts, on Bun.serve instead of Node's http + ws.
 import type { Server as BunServer, WebSocketHandler } from "bun";
-import { Engine, type CorsOptions } from "../engine/engine.ts";
+import { Engine, honourConnectionClose, type CorsOptions } from "../engine/engine.ts";
 import type { TransportName } from "../engine/handshake.ts";
 import type { Session, WsData } from "../engine/session.ts";
 import type { Adapter, AdapterFactory, AdapterHost, Room } from "../rooms/adapter.ts";
@@ -401,9 +401,9 @@ export class Server extends Listeners {
       ...this.engine.serveOptions(),
       fetch: (req, server) => {
         const response = this.engine.handleRequest(req, server);
-        if (response !== null) return response;
-        if (fallback !== undefined) return fallback(req, server);
-        return Response.json({ error: { code: "not_found", message: "Not found" } }, { status: 404 });
+        if (response !== null) return honourConnectionClose(req, response);
+        if (fallback !== undefined) return honourConnectionClose(req, fallback(req, server));
+        return honourConnectionClose(req, Response.json({ error: { code: "not_found", message: "Not found" } }, { status: 404 }));
       },
     };
   }
