@@ -106,9 +106,11 @@ export class Engine {
     const session = this.sessions.get(query.sid);
     if (session === undefined) return this.#error(req, { code: ENGINE_ERRORS.UNKNOWN_SID, context: { sid: query.sid } });
     if (isUpgrade) {
-      if (session.transport !== "polling" || !this.#upgrades.length || query.transport !== "websocket") {
+      if (!this.#upgrades.length || query.transport !== "websocket") {
         return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Upgrade not allowed" });
       }
+      // A session already on WebSocket: the reference accepts the upgrade and closes the new socket
+      // (open handler below); a 400 here is an unhandled error in the ws package's client.
       if (server.upgrade(req, { data: { session, isProbe: true } })) return undefined;
       return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket upgrade failed" });
     }
@@ -225,7 +227,10 @@ export class Engine {
   readonly websocket: WebSocketHandler<WsData> = {
     open: (ws: ServerWebSocket<WsData>) => {
       const { session, isProbe } = ws.data;
-      if (isProbe) return;
+      if (isProbe) {
+        if (session.transport !== "polling" || !session.isOpen) ws.close();
+        return;
+      }
       session.attachWebSocket(ws);
       this.sessions.set(session.sid, session);
       ws.send(session.openPacket([], this.options.maxHttpBufferSize));

@@ -184,7 +184,8 @@ export class Session implements HeartbeatMember {
       const data = typeof frame === "string" || this.protocol === 4 ? frame : binaryFrameV3(frame);
       // -1: queued over Bun's backpressure mark; 0: dropped (closing, or past maxBufferedBytes).
       const status = ws.send(data, compress);
-      if (status <= 0) this.#onBackpressure(status);
+      // Bun answers 0 for an empty frame it did send (an empty binary attachment): not a drop.
+      if (status <= 0 && (status < 0 || data.length > 0)) this.#onBackpressure(status);
       else if (this.#backpressureSince !== 0) this.#backpressureSince = 0;
       return;
     }
@@ -276,12 +277,18 @@ export class Session implements HeartbeatMember {
           return;
         }
         return this.close("parse error");
-      case CLOSE:
+      case CLOSE: {
+        // A GET waiting beside the close packet's POST is answered with a noop (engine.io polling
+        // onClose); the session is gone for the next one.
+        const resolve = this.#pendingPoll;
+        this.#pendingPoll = null;
+        if (resolve !== null) resolve(encodePayload(["6"], this.protocol));
         // close() leaves the WebSocket to its own close event on "transport close"; here the
         // socket is still open and MUST be closed too (engine.io clearTransport).
         this.close("transport close");
         this.#ws?.close();
         return;
+      }
       case NOOP:
         return;
       default: // OPEN from a client, or UPGRADE outside a probe

@@ -152,7 +152,7 @@ describe("long-polling", () => {
     expect(JSON.parse(after.body)).toEqual({ code: 1, message: "Session ID unknown" });
   });
 
-  test.concurrent("ends the session on a close packet and answers the pending GET with `1`", async () => {
+  test.concurrent("ends the session on a close packet and answers the pending GET with a noop `6`", async () => {
     const { promise: reason, resolve } = Promise.withResolvers<string>();
     await using server = await startServer({}, (io) => io.on("connection", (socket: Socket) => socket.on("disconnect", resolve)));
     const { sid } = await handshake(server.url);
@@ -160,7 +160,7 @@ describe("long-polling", () => {
     await poll(server.url, sid);
     const pending = poll(server.url, sid);
     await post(server.url, sid, "1");
-    expect((await pending).packets).toEqual(["1"]);
+    expect((await pending).packets).toEqual(["6"]);
     expect(await reason).toBe("transport close");
     expect((await poll(server.url, sid)).status).toBe(400);
   });
@@ -190,14 +190,14 @@ describe("upgrade", () => {
     expect((await poll(server.url, sid)).status).toBe(400);
   });
 
-  test.concurrent("refuses an upgrade for a session that is already on WebSocket", async () => {
+  test.concurrent("accepts then closes a second WebSocket for a session already on WebSocket", async () => {
     await using server = await startServer();
     using first = await openWebSocket(server.url);
     const { sid } = parseOpen(await first.next());
-    const response = await fetch(engineUrl(server.url, { sid, transport: "websocket" }, false, "websocket"), {
-      headers: { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13" },
-    });
-    expect(await errorOf(response)).toEqual({ status: 400, body: { code: 3, message: expect.any(String) } });
+    using second = await openWebSocket(server.url, { sid });
+    expect((await second.closed).code).toBe(1000);
+    first.send("40");
+    expect(await first.nextText()).toStartWith("40{");
   });
 });
 
