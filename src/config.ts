@@ -20,6 +20,12 @@ export interface AuthConfig {
   readonly clockToleranceS: number;
   readonly userIdClaims: readonly string[];
   readonly tenantIdClaims: readonly string[];
+  /**
+   * A client that sends no token is identified by what its handshake names (`auth.userId`,
+   * `auth.username`, `auth.avatar`, `?userId=`), or anonymously. Always on in development mode;
+   * in jwt mode only when TRUST_HANDSHAKE_IDENTITY=true (unsafe on the public internet).
+   */
+  readonly trustHandshakeIdentity: boolean;
 }
 
 export interface PersistenceConfig {
@@ -106,6 +112,7 @@ export const DEFAULTS = {
   JWT_CLOCK_TOLERANCE_S: "5", //        leeway for exp/nbf
   JWT_USER_ID_CLAIMS: "sub,user_id,userId", // claims holding the user id; first present wins
   JWT_TENANT_ID_CLAIMS: "tenant_id,tenantId", // claims holding the tenant id; first present wins
+  TRUST_HANDSHAKE_IDENTITY: "false", //  true: with JWT key material set, a client without a token is still let in as the user its handshake names (auth.userId/username/avatar or ?userId=; anonymous when none) — anyone can claim any user, UNSAFE on the public internet; development mode always does this
   DATABASE_URL: undefined, //           postgres:// URL; unset = embedded PGlite in DATA_DIR
   DATA_DIR: "./.data", //               PGlite data directory and spool directory
   PERSIST_BATCH_SIZE: "500", //         rows per batched INSERT
@@ -237,6 +244,7 @@ function readAuth(r: Reader, isProduction: boolean): AuthConfig {
     clockToleranceS: r.int("JWT_CLOCK_TOLERANCE_S"),
     userIdClaims: r.list("JWT_USER_ID_CLAIMS") ?? [],
     tenantIdClaims: r.list("JWT_TENANT_ID_CLAIMS") ?? [],
+    trustHandshakeIdentity: mode === "development" || r.bool("TRUST_HANDSHAKE_IDENTITY"),
   };
 }
 

@@ -116,7 +116,7 @@ function authErrorOf(error: unknown, isRemoteKey: boolean): AuthError {
 // Development mode: no key material, so nothing can be verified. Accepts a JWT of any alg (including
 // `none`), a base64url JSON payload, or raw JSON, and still enforces exp/nbf and the id claim.
 function unsignedCheck(options: VerifierOptions): Check {
-  log.warn?.("development mode: tokens are NOT verified; set JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL");
+  log.warn?.("development mode: tokens are NOT verified and a handshake's auth.userId is trusted; set JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL");
   return async (token) => {
     const claims = decodeUnsigned(token);
     if (claims === undefined) return AUTH_ERRORS.token_invalid;
@@ -167,6 +167,29 @@ function stringClaim(value: unknown): string | undefined {
 function rolesOf(claims: Claims): string[] {
   if (Array.isArray(claims.roles)) return claims.roles.filter((role): role is string => typeof role === "string");
   return typeof claims.role === "string" && claims.role !== "" ? [claims.role] : [];
+}
+
+/**
+ * The identity a client names in its handshake when it sends no token (trusted only when
+ * AuthConfig.trustHandshakeIdentity): CONNECT `auth.userId`/`user_id` with `username`/`name` and
+ * `avatar`, else `?userId=`/`?user_id=`; a socket naming nobody is anonymous (`anonymous:<random>`).
+ */
+export function handshakeIdentity(from: { auth?: unknown; query?: Bag }): UserIdentity {
+  const auth = from.auth !== null && typeof from.auth === "object" ? (from.auth as Record<string, unknown>) : {};
+  const id = idOf(auth.userId) ?? idOf(auth.user_id) ?? read(from.query, "userId") ?? read(from.query, "user_id");
+  const identity: UserIdentity = { id: id ?? `anonymous:${crypto.randomUUID()}`, roles: [] };
+  const name = stringClaim(auth.username) ?? stringClaim(auth.name) ?? read(from.query, "username");
+  const avatar = stringClaim(auth.avatar);
+  const tenantId = idOf(auth.tenantId) ?? idOf(auth.tenant_id);
+  if (name !== undefined) identity.name = name;
+  if (avatar !== undefined) identity.avatar = avatar;
+  if (tenantId !== undefined) identity.tenantId = tenantId;
+  return identity;
+}
+
+function idOf(value: unknown): string | undefined {
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  return stringClaim(value);
 }
 
 type Bag = Headers | URLSearchParams | Record<string, unknown> | undefined | null;
