@@ -1,6 +1,7 @@
 // Load generator: runs ONE scenario against a running server and prints its result as one JSON line.
 // The runner starts it pinned to its own core; progress goes to stderr as "progress <text>" lines.
 // Usage: bun bench/loadgen.ts <scenario> --url http://127.0.0.1:<port> --pid <server pid> [--quick]
+//        [--urls <url,url,…> --pids <pid,pid,…>]   (a cluster run: every node, and every pid whose CPU counts)
 import { parseArgs } from "node:util";
 import type { ScenarioContext, ScenarioResult } from "./scenarios/context.ts";
 import { connections } from "./scenarios/connections.ts";
@@ -20,7 +21,10 @@ export const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<Scenari
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     args: Bun.argv.slice(2),
-    options: { url: { type: "string" }, pid: { type: "string" }, quick: { type: "boolean", default: false } },
+    options: {
+      url: { type: "string" }, pid: { type: "string" }, quick: { type: "boolean", default: false },
+      urls: { type: "string" }, pids: { type: "string" },
+    },
     allowPositionals: true,
   });
   const name = positionals[0] ?? "";
@@ -33,6 +37,8 @@ if (import.meta.main) {
     url: values.url,
     serverPid: Number(values.pid),
     isQuick: values.quick ?? false,
+    urls: values.urls?.split(","),
+    serverPids: values.pids?.split(",").map(Number),
     progress: (text) => process.stderr.write(`progress ${text}\n`),
   };
   try {

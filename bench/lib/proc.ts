@@ -41,23 +41,27 @@ export function readMachineBusyMicros(): number {
 
 /** CPU and wall time across a measurement window. */
 export class CpuWindow {
-  readonly #pid: number;
+  readonly #pids: readonly number[];
   readonly #cpuStart: number;
+  readonly #perPidStart: number[];
   readonly #wallStart = performance.now();
   readonly #selfStart = process.cpuUsage();
   readonly #machineStart = readMachineBusyMicros();
 
-  constructor(pid: number) {
-    this.#pid = pid;
-    this.#cpuStart = readCpuMicros(pid);
+  /** `pid`: the server, or every node of a cluster (their CPU is summed). */
+  constructor(pid: number | readonly number[]) {
+    this.#pids = typeof pid === "number" ? [pid] : pid;
+    this.#perPidStart = this.#pids.map(readCpuMicros);
+    this.#cpuStart = this.#perPidStart.reduce((a, b) => a + b, 0);
   }
 
   /**
    * serverCpuUs: server CPU µs. serverUtil, loadgenUtil: fraction of one core. otherLoad: cores
    * used by every other process (other engineers' tests, databases): the window's noise.
    */
-  stop(): { wallMs: number; serverCpuUs: number; serverUtil: number; loadgenUtil: number; otherLoad: number } {
-    const serverCpuUs = readCpuMicros(this.#pid) - this.#cpuStart;
+  stop(): { wallMs: number; serverCpuUs: number; serverUtil: number; loadgenUtil: number; otherLoad: number; perPidCpuUs: number[] } {
+    const perPidCpuUs = this.#pids.map((pid, i) => readCpuMicros(pid) - this.#perPidStart[i]!);
+    const serverCpuUs = perPidCpuUs.reduce((a, b) => a + b, 0);
     const machineUs = readMachineBusyMicros() - this.#machineStart;
     const wallMs = performance.now() - this.#wallStart;
     const self = process.cpuUsage(this.#selfStart);
@@ -68,6 +72,7 @@ export class CpuWindow {
       serverUtil: serverCpuUs / 1000 / wallMs,
       loadgenUtil: loadgenUs / 1000 / wallMs,
       otherLoad: Math.max(0, machineUs - serverCpuUs - loadgenUs) / 1000 / wallMs,
+      perPidCpuUs,
     };
   }
 }

@@ -5,6 +5,10 @@ export type ScenarioContext = {
   url: string;
   /** The server process, for /proc sampling. */
   serverPid: number;
+  /** A cluster run (bench/cluster.ts): every node's URL (receivers spread over them; `url` is the sender's). */
+  urls?: string[];
+  /** A cluster run: every node's pid and Redis's, whose CPU is summed as the server's. */
+  serverPids?: number[];
   isQuick: boolean;
   /** One short line for the runner's progress display. */
   progress(text: string): void;

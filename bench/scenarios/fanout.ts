@@ -42,10 +42,12 @@ async function run(ctx: ScenarioContext, opts: Options): Promise<ScenarioResult>
   const clients: SioClient[] = [];
   try {
     ctx.progress(`connecting ${opts.wsCount} ws + ${opts.pollingCount} polling receivers`);
-    const ws = await mapLimit(Array.from({ length: opts.wsCount }), 32, () => WsClient.connect(ctx.url));
+    // A cluster run spreads the receivers over the nodes, round robin; the sender stays on `url`.
+    const urls = ctx.urls ?? [ctx.url];
+    const ws = await mapLimit(Array.from({ length: opts.wsCount }, (_, i) => urls[i % urls.length]!), 32, (url) => WsClient.connect(url));
     clients.push(...ws);
-    const polling = await mapLimit(Array.from({ length: opts.pollingCount }), 8, () =>
-      PollingClient.connect(ctx.url),
+    const polling = await mapLimit(Array.from({ length: opts.pollingCount }, (_, i) => urls[i % urls.length]!), 8, (url) =>
+      PollingClient.connect(url),
     );
     clients.push(...polling);
     await mapLimit(clients, 32, (c) => c.call("join", ROOM));
@@ -92,7 +94,7 @@ async function run(ctx: ScenarioContext, opts: Options): Promise<ScenarioResult>
       if (cpu === undefined && now >= start + warmupMs) {
         recordFrom = now;
         deliveredAtMeasureStart = deliveredCount;
-        cpu = new CpuWindow(ctx.serverPid);
+        cpu = new CpuWindow(ctx.serverPids ?? ctx.serverPid);
       }
       const dueCount = Math.floor(((now - start) * ratePerS) / 1000) - sentCount;
       for (let i = 0; i < dueCount; i++) send();
@@ -148,7 +150,7 @@ async function run(ctx: ScenarioContext, opts: Options): Promise<ScenarioResult>
       };
       onDelivered = pump;
       const deliveredBefore = deliveredCount;
-      const cpu = new CpuWindow(ctx.serverPid);
+      const cpu = new CpuWindow(ctx.serverPids ?? ctx.serverPid);
       pump();
       for (let s = 1; s * 1000 <= measureMs; s++) {
         await sleep(1000);
@@ -166,7 +168,9 @@ async function run(ctx: ScenarioContext, opts: Options): Promise<ScenarioResult>
         serverCpuUsPerDelivery: round2(window.serverCpuUs / Math.max(1, count)),
         serverUtil: round2(window.serverUtil),
         loadgenUtil: round2(window.loadgenUtil),
-      otherLoad: round2(window.otherLoad),
+        otherLoad: round2(window.otherLoad),
+        // A cluster run: each counted process's CPU µs per delivery (the nodes, then Redis).
+        cpuUsPerDeliveryByProcess: window.perPidCpuUs.map((us) => round2(us / Math.max(1, count))),
       };
     }
   } finally {

@@ -2,10 +2,16 @@
 // Same events as every server in bench/servers/: echo, join, broadcast.
 // Usage: bun bench/servers/bunsen.ts [port]   (or PORT=…)
 // The runner records "failed to start" if src/index.ts does not exist yet or this script throws.
-import { Server } from "../../src/index.ts";
+// With REDIS_URL (bench/cluster.ts) it is one node of a cluster on the classic Redis adapter, keyed
+// by BENCH_REDIS_KEY.
+import Redis from "ioredis";
+import { createRedisAdapter, Server } from "../../src/index.ts";
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 3000);
-const io = new Server({ path: "/socket.io/" });
+const redisUrl = process.env.REDIS_URL;
+const adapter = redisUrl === undefined ? undefined
+  : createRedisAdapter({ pub: new Redis(redisUrl), sub: new Redis(redisUrl), key: process.env.BENCH_REDIS_KEY ?? "socket.io" });
+const io = new Server({ path: "/socket.io/", adapter });
 
 io.on("connection", (socket) => {
   socket.on("echo", (payload: unknown, ack?: (p: unknown) => void) => ack?.(payload));

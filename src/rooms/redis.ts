@@ -130,11 +130,14 @@ export class RedisAdapter extends LocalAdapter {
   /** Sockets whose recovery snapshot changed; written once per tick. */
   #dirty: Set<RoomMember> | null = null;
   #refreshTimer: Timer | null = null;
+  /** msgpack of a 3-element array whose first element is our uid: how our broadcasts start. */
+  readonly #ownPrefix: Buffer;
 
   constructor(host: AdapterHost, bus: RedisBus) {
     const uid = randomUid();
     super(host, uid);
     this.uid = uid;
+    this.#ownPrefix = Buffer.concat([Buffer.from([0x93, 0xa0 | uid.length]), Buffer.from(uid)]);
     this.#bus = bus;
     this.channel = `${bus.key}#${host.name}#`;
     this.requestChannel = `${bus.key}-request#${host.name}#`;
@@ -175,6 +178,8 @@ export class RedisAdapter extends LocalAdapter {
 
   /** A message on `socket.io#<nsp>#*` (socket.io-redis-adapter `onmessage`). */
   onMessage(channel: string, message: Buffer): void {
+    // Our own broadcast coming back: recognised by its msgpack prefix, [uid, …], before any decoding.
+    if (message.length > this.#ownPrefix.length && message.subarray(0, this.#ownPrefix.length).equals(this.#ownPrefix)) return;
     const room = channel.slice(this.channel.length, -1);
     // Without recovery, a room nobody here is in is dropped before decoding; with it, every
     // broadcast is logged so a client may recover on this node.
