@@ -5,10 +5,11 @@
 // Redis server. Writes bench/CLUSTER.md and bench/cluster.json.
 //
 //   bun bench/cluster.ts [--quick] [--servers bunsen,socketio-node] [--nodes 3]
+//   bun bench/cluster.ts --report-only      rewrite CLUSTER.md from cluster.json
 //
 // Targets: Bunsen's cross-node CPU per delivery ≤ 1.5× its single node's; ≥ 5× less CPU per
 // delivery than the Socket.IO cluster.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { hasTaskset, machineInfo } from "./lib/machine.ts";
 import { pinned, runLoadgen, startServer, stop, stopAll, type RunningServer } from "./lib/processes.ts";
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     servers: { type: "string", default: "bunsen,socketio-node" },
     nodes: { type: "string", default: "3" },
+    "report-only": { type: "boolean", default: false },
   },
 });
 const isQuick = values.quick ?? false;
@@ -124,6 +126,12 @@ function report(runs: Run[]): string {
     target(`Socket.IO cluster CPU per delivery ÷ Bunsen cluster (saturated)`, vsSat, "≥ 5×", vsSat === undefined ? undefined : vsSat >= 5),
     "",
   ].join("\n");
+}
+
+if (values["report-only"]) {
+  const saved = JSON.parse(readFileSync(`${OUT_DIR}/cluster.json`, "utf8")) as { runs: Run[] };
+  writeFileSync(`${OUT_DIR}/CLUSTER.md`, report(saved.runs));
+  process.exit(0);
 }
 
 try {
