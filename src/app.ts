@@ -48,6 +48,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { recoveryMaxDisconnectionMs, recoveryNamespaces } = config.limits;
   const io = new Server({
     path: config.path,
+    extraPaths: config.extraPaths,
     pingInterval: config.pingIntervalMs,
     pingTimeout: config.pingTimeoutMs,
     connectTimeout: config.connectTimeoutMs,

@@ -63,6 +63,8 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly path: string;
+  /** More Engine.IO paths served like `path`. */
+  readonly extraPaths: readonly string[];
   readonly pingIntervalMs: number;
   readonly pingTimeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -91,6 +93,7 @@ export const DEFAULTS = {
   PORT: "3000", //                      HTTP/WebSocket listen port (0 = ephemeral)
   HOST: "0.0.0.0", //                   listen address
   SOCKET_PATH: "/socket.io/", //        Engine.IO path, as the clients' `path` option
+  SOCKET_EXTRA_PATHS: "/ws/socket.io/", // comma list of more Engine.IO paths served alike (a proxy-prefixed endpoint such as /ws/socket.io); `none` = only SOCKET_PATH
   PING_INTERVAL_MS: "25000", //         Engine.IO pingInterval (protocol default)
   PING_TIMEOUT_MS: "20000", //          Engine.IO pingTimeout (protocol default)
   CONNECT_TIMEOUT_MS: "45000", //       time a client has to CONNECT to a namespace after the handshake
@@ -127,7 +130,7 @@ export const DEFAULTS = {
   REDIS_CLUSTER: "false", //            true: REDIS_URL is one node of a Redis Cluster (use with REDIS_ADAPTER=sharded)
   NODE_ID: undefined, //                this node's id in a cluster; default random
   API_KEY: undefined, //                HTTP API key; unset = the HTTP API requires an admin JWT
-  NAMESPACES: "/,/chat,/messaging,/social,/notifications,/notification,/orders,/provisioning,/billing,/admin",
+  NAMESPACES: "/,/chat,/messaging,/social,/notifications,/notification,/orders,/provisioning,/billing,/admin,/ws,/ws/provisioning,/ws/notifications",
   MAX_CONNECTIONS: "0", //              live connections; past it a handshake gets 503 {code:4,message:"Server full"}; 0 = unlimited
   MAX_CONNECTIONS_PER_IP: "0", //       live connections per client address; past it 503 (behind a proxy all share one address); 0 = unlimited
   RATE_LIMIT_EVENTS: "0", //            events a socket may send per window (token bucket; 0 = off, the default, as in Socket.IO); an event over it is skipped, its ack answered {ok:false,error:{code:"rate_limited",retryAfterMs}} (no ack: an "error" event); at 3x the limit the connection is closed and the client reconnects
@@ -172,6 +175,7 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
     port: r.int("PORT", 0, 65_535),
     host: r.string("HOST"),
     path: r.path("SOCKET_PATH"),
+    extraPaths: r.paths("SOCKET_EXTRA_PATHS"),
     pingIntervalMs: r.int("PING_INTERVAL_MS", 1),
     pingTimeoutMs: r.int("PING_TIMEOUT_MS", 1),
     connectTimeoutMs: r.int("CONNECT_TIMEOUT_MS", 1),
@@ -343,6 +347,17 @@ class Reader {
     if (raw.startsWith("/")) return raw.endsWith("/") ? raw : raw + "/";
     this.problem(name, `expected a path starting with "/", got "${raw}"`);
     return DEFAULTS[name] ?? "/";
+  }
+
+  paths(name: VarName): string[] {
+    const items = this.list(name) ?? [];
+    if (items.length === 1 && items[0] === "none") return [];
+    const paths: string[] = [];
+    for (const raw of items) {
+      if (raw.startsWith("/")) paths.push(raw.endsWith("/") ? raw : raw + "/");
+      else this.problem(name, `expected paths starting with "/", got "${raw}"`);
+    }
+    return paths;
   }
 
   origins(name: VarName): "*" | string[] {

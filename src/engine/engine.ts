@@ -17,7 +17,8 @@ export interface CorsOptions {
 }
 
 export interface EngineOptions {
-  path: string;
+  /** Request paths served, each ending in "/" (the first is the main one). */
+  paths: readonly string[];
   pingIntervalMs: number;
   pingTimeoutMs: number;
   maxHttpBufferSize: number;
@@ -71,11 +72,16 @@ export class Engine {
     return this.#bunServer;
   }
 
+  #isServed(pathname: string): boolean {
+    for (const path of this.options.paths) if (pathname.startsWith(path)) return true;
+    return false;
+  }
+
   /** Handles a request: null when it is not under `path`, undefined once upgraded to a WebSocket. */
   handleRequest(req: Request, server: BunServer<WsData>): Response | Promise<Response> | undefined | null {
     this.#bunServer ??= server;
     const url = new URL(req.url);
-    if (!url.pathname.startsWith(this.options.path)) return null;
+    if (!this.#isServed(url.pathname)) return null;
     const origin = req.headers.get("origin");
     if (origin !== null && this.#allowedOrigins !== null && !this.#allowedOrigins.has(origin)) {
       return this.#error(req, { code: ENGINE_ERRORS.FORBIDDEN, context: { origin } });

@@ -81,6 +81,12 @@ function onConnection(ctx: ModuleContext, nsp: Namespace, socket: Socket): void 
   socket.on("disconnect", (reason: string) => log.info?.("disconnected", { nsp: nsp.name, sid: socket.id, userId: user.id, reason }));
   socket.emit("connected", { message: "connected", user_id: user.id, tenant_id: user.tenantId ?? null });
 
+  // Application-level keepalive (ERPMax clients): `ping` is answered with `pong`, and its ack if any.
+  socket.on("ping", (...args: unknown[]) => {
+    socket.emit("pong");
+    ackOf(args)?.(ok({}));
+  });
+
   // Token refresh without reconnecting: the new token must verify and name the same user.
   socket.on("auth:refresh", (...args: unknown[]) => {
     const ack = ackOf(args);

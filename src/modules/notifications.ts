@@ -17,7 +17,7 @@ import { ackOf, fail, ok, payloadOf, stringField, type AckFn, type ModuleContext
 import { log } from "../log.ts";
 
 /** Where notifications are delivered: seed 003/004's `/notifications`, seed 000's `/notification`. */
-export const NOTIFICATION_NAMESPACES: readonly string[] = ["/notifications", "/notification"];
+export const NOTIFICATION_NAMESPACES: readonly string[] = ["/notifications", "/notification", "/ws/notifications"];
 
 const DEFAULT_LIST_LIMIT = 20;
 

@@ -18,6 +18,8 @@ import { log } from "../log.ts";
 export interface ServerOptions {
   /** @default "/socket.io/" */
   path?: string;
+  /** More paths the same server answers on, e.g. a proxy's prefixed `/ws/socket.io/`. @default [] */
+  extraPaths?: readonly string[];
   /** @default 25000 */
   pingInterval?: number;
   /** @default 20000 */
@@ -100,6 +102,7 @@ export interface ServerOptions {
 
 export interface ResolvedOptions {
   readonly path: string;
+  readonly extraPaths: readonly string[];
   readonly pingInterval: number;
   readonly pingTimeout: number;
   readonly connectTimeout: number;
@@ -176,6 +179,7 @@ export class Server extends Listeners {
     const threshold = deflate === false ? -1 : deflate === true ? DEFAULTS.compressionThreshold : deflate.threshold ?? DEFAULTS.compressionThreshold;
     this.options = Object.freeze({
       path: normalisePath(options.path ?? DEFAULTS.path),
+      extraPaths: Object.freeze((options.extraPaths ?? []).map(normalisePath)),
       pingInterval: options.pingInterval ?? DEFAULTS.pingInterval,
       pingTimeout: options.pingTimeout ?? DEFAULTS.pingTimeout,
       connectTimeout: options.connectTimeout ?? DEFAULTS.connectTimeout,
@@ -198,7 +202,7 @@ export class Server extends Listeners {
     });
     this.#adapterFactory = options.adapter ?? ((host) => new LocalAdapter(host));
     this.engine = new Engine({
-      path: this.options.path,
+      paths: [this.options.path, ...this.options.extraPaths],
       pingIntervalMs: this.options.pingInterval,
       pingTimeoutMs: this.options.pingTimeout,
       maxHttpBufferSize: this.options.maxHttpBufferSize,
