@@ -17,6 +17,7 @@ import { registerHistory } from "./modules/history.ts";
 import { registerNotifications } from "./modules/notifications.ts";
 import { registerPresence } from "./modules/presence.ts";
 import { registerStats } from "./modules/stats.ts";
+import { registerPythonQueue } from "./modules/python-queue.ts";
 import { registerTyping } from "./modules/typing.ts";
 import type { ModuleContext } from "./modules/context.ts";
 import { Metrics } from "./modules/metrics.ts";
@@ -82,11 +83,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerNotifications(ctx);
   registerHistory(ctx);
   registerStats(ctx);
+  const closePythonQueue = redis && config.pythonQueueChannel !== undefined
+    ? registerPythonQueue(ctx, { sub: redis.duplicate(), pub: redis.pub, channel: config.pythonQueueChannel })
+    : undefined;
 
   io.onShutdown(async () => {
     await writer.close();
     await spool?.close();
     await database.close();
+    await closePythonQueue?.();
     if (redis) await redis.close();
   });
   log.info?.("ready server built", { database: database.kind, auth: verifier.mode, namespaces: config.namespaces.length });
@@ -104,7 +109,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
 // Several nodes share Redis (rooms/redis.ts, or rooms/sharded.ts): one publisher and one subscriber
 // connection, to one Redis or to a Redis Cluster (REDIS_CLUSTER: REDIS_URL names one of its nodes).
-function connectRedis(url: string, config: Config): { adapter: RedisAdapterFactory; pub: Redis | Cluster; close(): Promise<void> } {
+function connectRedis(url: string, config: Config): { adapter: RedisAdapterFactory; pub: Redis | Cluster; duplicate(): Redis | Cluster; close(): Promise<void> } {
   const key = config.redisKey;
   let pub: Redis | Cluster;
   let sub: Redis | Cluster;
@@ -124,6 +129,7 @@ function connectRedis(url: string, config: Config): { adapter: RedisAdapterFacto
   return {
     adapter,
     pub, // also runs the HTTP API's throttle scripts (http/redis-throttle.ts)
+    duplicate: () => (pub instanceof Cluster ? pub.duplicate() : pub.duplicate()), // a further connection (a subscriber of its own)
     async close() {
       await Promise.allSettled([pub.quit(), sub.quit()]);
     },

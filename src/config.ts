@@ -82,6 +82,8 @@ export interface Config {
   readonly redisAdapter: "classic" | "sharded";
   /** REDIS_URL names one node of a Redis Cluster; the others are discovered. */
   readonly redisCluster: boolean;
+  /** Channel of python-socketio's RedisManager (workers' emits); undefined = not subscribed. */
+  readonly pythonQueueChannel?: string;
   readonly nodeId: string;
   readonly apiKey?: string;
   readonly namespaces: readonly string[];
@@ -128,6 +130,7 @@ export const DEFAULTS = {
   REDIS_KEY: "socket.io", //            prefix of the cluster's Redis channels and keys (@socket.io/redis-adapter's `key`); nodes sharing it form one cluster
   REDIS_ADAPTER: "classic", //         classic (PUBLISH/PSUBSCRIBE, shares connection state recovery across nodes) | sharded (Redis 7 SPUBLISH/SSUBSCRIBE, a channel per room: for a Redis Cluster; interoperates with createShardedAdapter)
   REDIS_CLUSTER: "false", //            true: REDIS_URL is one node of a Redis Cluster (use with REDIS_ADAPTER=sharded)
+  PYTHON_QUEUE_CHANNEL: "socketio", //  with REDIS_URL: carry out what python-socketio RedisManager/AsyncRedisManager(write_only=True) workers publish on this channel (pickle or JSON; pickles are read as plain data only); `off` = ignore
   NODE_ID: undefined, //                this node's id in a cluster; default random
   API_KEY: undefined, //                HTTP API key; unset = the HTTP API requires an admin JWT
   NAMESPACES: "/,/chat,/messaging,/social,/notifications,/notification,/orders,/provisioning,/billing,/admin,/ws,/ws/provisioning,/ws/notifications",
@@ -199,6 +202,7 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
     redisKey: r.string("REDIS_KEY"),
     redisAdapter: r.oneOf("REDIS_ADAPTER", ["classic", "sharded"] as const),
     redisCluster: r.bool("REDIS_CLUSTER"),
+    pythonQueueChannel: r.string("PYTHON_QUEUE_CHANNEL") === "off" ? undefined : r.string("PYTHON_QUEUE_CHANNEL"),
     nodeId: r.optional("NODE_ID") ?? randomUUID().slice(0, 8),
     apiKey: r.optional("API_KEY"),
     namespaces: r.namespaces("NAMESPACES"),
