@@ -67,7 +67,7 @@ export async function createNotification(ctx: ModuleContext, input: Notification
   const notification = viewOf(row);
   const seed001 = { id: notification.id, title: notification.title, message: notification.body, type: notification.type, created_at: notification.createdAt };
   for (const to of targets(ctx, input.userId)) {
-    to.emit("notification:new", { notification, ...seed001 });
+    to.emit("notification:new", { notification: { ...notification, recipient: notification.userId }, ...seed001 });
     to.emit("notification", notification);
   }
   ctx.metrics.eventsOut++;
@@ -99,6 +99,7 @@ function attach(ctx: ModuleContext, socket: Socket): void {
   handle("notification:get-count", () => getCount(ctx, socket));
   handle("notification:read", (payload) => read(ctx, socket, payload));
   handle("notification_read", (payload) => read(ctx, socket, payload));
+  handle("markAsRead", (payload) => read(ctx, socket, payload));
   handle("notification:read-all", () => readAll(ctx, socket));
   handle("notification:list", (payload) => list(ctx, socket, payload));
   handle("notification:delete", (payload) => remove(ctx, socket, payload));
@@ -148,7 +149,7 @@ async function remove(ctx: ModuleContext, socket: Socket, payload: Record<string
   if (notificationId === undefined) return fail("bad_request", "notificationId is required");
   const userId = userOf(socket).id;
   if ((await deleteNotification(ctx.database.db, notificationId, userId)) === "not_found") return fail("not_found", "no such notification");
-  for (const to of targets(ctx, userId)) to.emit("notification:delete", { notificationId });
+  for (const to of targets(ctx, userId)) to.emit("notification:delete", { notificationId, deletedBy: userId });
   const count = await pushUnreadCount(ctx, userId);
   return ok({ notificationId, count });
 }

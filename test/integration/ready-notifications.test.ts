@@ -21,7 +21,7 @@ async function newReadAndCountFlow(server: TestApp): Promise<void> {
   expect(created).toMatchObject({ userId: "alice", tenantId: "t1", type: "mention", title: "Bob mentioned you", body: "hi @alice", data: { postId: "p1" }, readAt: null });
   const [[fresh], [plain], [count], [unread]] = await Promise.all(events);
   // Seed 003 wraps it in {notification}; seed 001 reads flat fields; seed 004 gets the object itself.
-  expect(fresh).toEqual({ notification: created, id: created.id, title: "Bob mentioned you", message: "hi @alice", type: "mention", created_at: created.createdAt });
+  expect(fresh).toEqual({ notification: { ...created, recipient: "alice" }, id: created.id, title: "Bob mentioned you", message: "hi @alice", type: "mention", created_at: created.createdAt });
   expect(plain).toEqual(created);
   expect({ count, unread }).toEqual({ count: { count: 1 }, unread: 1 });
   expect((await viaAlias)[0].notification.id).toBe(created.id);
@@ -92,8 +92,20 @@ test("notification:delete (seed 003) removes only the user's own notification, t
   const deleted = nextEvent(aliceAlias, "notification:delete");
   const count = nextEvent(alice, "notification:count");
   expect(await alice.emitWithAck("notification:delete", { notificationId: created.id })).toEqual({ ok: true, data: { notificationId: created.id, count: 0 } });
-  expect(await deleted).toEqual([{ notificationId: created.id }]);
+  expect(await deleted).toEqual([{ notificationId: created.id, deletedBy: "alice" }]);
   expect(await count).toEqual([{ count: 0 }]);
   expect(await alice.emitWithAck("notification:delete", { notificationId: created.id })).toMatchObject({ ok: false, error: { code: "not_found" } });
   expect(await alice.emitWithAck("notification:delete", {})).toMatchObject({ ok: false, error: { code: "bad_request" } });
+});
+
+test("markAsRead {notificationId} marks a notification read and pushes unreadCount", async () => {
+  await using server = await startApp({ embedded: true });
+  using alice = await user(server.url, "alice");
+  const first = nextEvent(alice, "unreadCount");
+  const created = await createNotification(server.app, { userId: "alice", type: "LIKE", data: { postId: "p1" } });
+  expect(await first).toEqual([1]);
+  const unread = nextEvent(alice, "unreadCount");
+  alice.emit("markAsRead", { notificationId: created.id });
+  expect(await unread).toEqual([0]);
+  expect(await alice.emitWithAck("markAsRead", {})).toMatchObject({ ok: false, error: { code: "bad_request" } });
 });
