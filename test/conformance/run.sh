@@ -8,7 +8,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 app="$here/${1:?engine or socketio}-app.ts"
 suite="${2:?path to the test-suite folder}"
-bun "$app" &
+bun_bin="$(command -v bun || echo "$here/../../node_modules/.bin/bun")"
+"$bun_bin" "$app" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do
