@@ -181,7 +181,9 @@ export class Engine {
     }
     const headers = this.#corsHeaders(req, false, TEXT_HEADERS);
     if (typeof body === "string") return new Response(body, { headers });
-    return body.then((text) => new Response(text, { headers }));
+    return body.then((text) => text === null
+      ? this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Transport upgraded" })
+      : new Response(text, { headers }));
   }
 
   async #receive(req: Request, session: Session): Promise<Response> {
@@ -233,10 +235,7 @@ export class Engine {
   readonly websocket: WebSocketHandler<WsData> = {
     open: (ws: ServerWebSocket<WsData>) => {
       const { session, isProbe } = ws.data;
-      if (isProbe) {
-        if (session.transport !== "polling" || !session.isOpen) ws.close();
-        return;
-      }
+      if (isProbe) return session.onProbeOpen(ws);
       session.attachWebSocket(ws);
       this.sessions.set(session.sid, session);
       ws.send(session.openPacket([], this.options.maxHttpBufferSize));

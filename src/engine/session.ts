@@ -88,7 +88,11 @@ export interface SessionTimings {
   maxDroppedFrames: number;
 }
 
-type PollResolve = (body: string) => void;
+/** A pending GET's answer: a payload, or null when the transport was upgraded under it (a 400). */
+type PollResolve = (body: string | null) => void;
+
+/** A probe WebSocket that has not completed the upgrade by then is closed (engine.io `upgradeTimeout`). */
+const UPGRADE_TIMEOUT_MS = 10_000;
 
 export class Session implements HeartbeatMember {
   readonly sid: string;
@@ -102,6 +106,8 @@ export class Session implements HeartbeatMember {
 
   #ws: ServerWebSocket<WsData> | null = null;
   #probe: ServerWebSocket<WsData> | null = null;
+  /** The probe answered `3probe`: the client is pausing its polling to upgrade. */
+  #isUpgrading = false;
   #buffer: Frame[] = [];
   /** Bytes (UTF-16 units for text) in #buffer: a polling client that stops polling is bounded by it. */
   #bufferedBytes = 0;
@@ -113,7 +119,7 @@ export class Session implements HeartbeatMember {
   #timings: SessionTimings;
   /** Tick of the last server ping answered (v4), or of the heartbeat when the session started. */
   #pongTick = 0;
-  /** When the client last pinged (v3), in performance.now() milliseconds. */
+  /** When the client last pinged (v3), or when the session started (v4), in performance.now() milliseconds. */
   #lastPingAt = 0;
   #lingerTimer: Timer | null = null;
   #onEnd: (session: Session) => void;
@@ -159,8 +165,11 @@ export class Session implements HeartbeatMember {
     this.#lastPingAt = performance.now();
   }
 
-  onPing(): void {
-    if (this.protocol === 4) this.send("2");
+  onPing(tick: number, now: number, graceMs: number): void {
+    if (this.protocol !== 4) return;
+    // Just opened (#lastPingAt is the start time for v4): this tick counts as answered.
+    if (now - this.#lastPingAt < graceMs) this.#pongTick = tick;
+    else this.send("2");
   }
 
   checkHeartbeat(tick: number, now: number): void {
@@ -230,8 +239,13 @@ export class Session implements HeartbeatMember {
     resolve(body);
   }
 
+  /** Answers a pending GET with a noop when nothing else is on its way (mid-upgrade). */
+  noopPendingPoll(): void {
+    if (this.#pendingPoll !== null && this.isOpen && this.transport === "polling" && this.#buffer.length === 0) this.send("6");
+  }
+
   /** Long-polling GET. Returns the body now, or a promise settled by the next write. */
-  poll(signal: AbortSignal): string | Promise<string> | "overlap" {
+  poll(signal: AbortSignal): string | Promise<string | null> | "overlap" {
     if (!this.isOpen) {
       // A closing session's GETs: the frames written before close(), then the close packet.
       if (this.#buffer.length > 0) {
@@ -250,7 +264,10 @@ export class Session implements HeartbeatMember {
       this.#bufferedBytes = 0;
       return body;
     }
-    return new Promise<string>((resolve) => {
+    // Mid-upgrade, a GET with nothing to carry gets a noop soon, so the client can pause polling
+    // and send `5` on the probe (engine.io sends noops while upgrading for the same reason).
+    if (this.#isUpgrading) setImmediate(noopPendingPoll, this);
+    return new Promise<string | null>((resolve) => {
       this.#pendingPoll = resolve;
       // engine.io: a poll closed by the client before it was answered ends the session.
       signal.addEventListener("abort", () => {
@@ -296,15 +313,34 @@ export class Session implements HeartbeatMember {
     }
   }
 
+  /**
+   * A WebSocket opened with this session's sid. Like engine.io, only one may try to upgrade a
+   * long-polling session; any other (the session upgraded, or another probe under way) is accepted
+   * and closed at once.
+   */
+  onProbeOpen(ws: ServerWebSocket<WsData>): void {
+    if (this.transport !== "polling" || !this.isOpen || this.#probe !== null) return ws.close();
+    this.#probe = ws;
+    setTimeout(closeStaleProbe, UPGRADE_TIMEOUT_MS, this, ws).unref();
+  }
+
+  /** The upgrade timeout: a probe that is still one is closed. */
+  closeStaleProbe(ws: ServerWebSocket<WsData>): void {
+    if (ws === this.#probe && ws.data.isProbe) ws.close();
+  }
+
   /** A packet on the upgrade probe WebSocket: `2probe` → `3probe` (+ noop to the poll), then `5`. */
   onProbePacket(ws: ServerWebSocket<WsData>, packet: EnginePacket): void {
-    if (!this.isOpen && ws === this.#probe && packet.type === UPGRADE) return this.#closeThroughProbe(ws);
+    if (ws !== this.#probe) return ws.close(1008);
+    if (!this.isOpen && packet.type === UPGRADE) return this.#closeThroughProbe(ws);
     if (!this.isOpen || this.transport !== "polling") return ws.close(1008);
-    this.#probe = ws;
     if (packet.type === PING && packet.data === "probe") {
       ws.send("3probe");
-      // The pending GET returns with a noop so the client can pause polling and send `5`.
-      this.send("6");
+      this.#isUpgrading = true;
+      // A pending GET returns with a noop so the client can pause polling and send `5`; not at
+      // once, so a `5` already on its way (sent right behind `2probe`) completes the upgrade
+      // first and the GET is refused like any GET after the upgrade.
+      if (this.#pendingPoll !== null) setImmediate(noopPendingPoll, this);
       return;
     }
     if (packet.type === UPGRADE) return this.#completeUpgrade(ws);
@@ -314,11 +350,13 @@ export class Session implements HeartbeatMember {
   #completeUpgrade(ws: ServerWebSocket<WsData>): void {
     ws.data.isProbe = false;
     this.#probe = null;
+    this.#isUpgrading = false;
     this.transport = "websocket";
     this.#ws = ws;
+    // A GET still pending belongs to a transport that is gone: refused like the GETs after it.
     const resolve = this.#pendingPoll;
     this.#pendingPoll = null;
-    if (resolve !== null) resolve(encodePayload(["6"], this.protocol));
+    if (resolve !== null) resolve(null);
     const buffered = this.#buffer;
     this.#buffer = [];
     this.#bufferedBytes = 0;
@@ -329,7 +367,10 @@ export class Session implements HeartbeatMember {
   }
 
   onWebSocketClose(ws: ServerWebSocket<WsData>): void {
-    if (ws === this.#probe) this.#probe = null;
+    if (ws === this.#probe) {
+      this.#probe = null;
+      this.#isUpgrading = false;
+    }
     else if (ws === this.#ws) this.close("transport close");
   }
 
@@ -392,3 +433,11 @@ export class Session implements HeartbeatMember {
   }
 }
 
+/** The noop that lets a client pause polling mid-upgrade (engine.io polling `noop` while upgrading). */
+function noopPendingPoll(session: Session): void {
+  session.noopPendingPoll();
+}
+
+function closeStaleProbe(session: Session, ws: ServerWebSocket<WsData>): void {
+  session.closeStaleProbe(ws);
+}

@@ -118,6 +118,7 @@ export class Namespace extends Listeners implements AdapterHost {
   #accept(socket: Socket, session: RestoredSession | null): void {
     const client = socket.client;
     if (!client.session.isOpen) return client.connectSettled(this.name, null);
+    socket.holdOutput();
     this.sockets.set(socket.id, socket);
     socket.onConnect();
     client.connectSettled(this.name, socket);
@@ -126,11 +127,13 @@ export class Namespace extends Listeners implements AdapterHost {
       // Missed packets go before the CONNECT reply: the client buffers them and emits them just
       // before "connect" (socket.io socket.ts constructor, client socket.ts `receiveBuffer`).
       for (const data of session.missedPackets) this.emitToSocket(socket, { type: PacketType.EVENT, nsp: this.name, data }, {});
+      socket.writeHeld();
     }
     // v5 answers CONNECT with the socket id (Flutter's client refuses a reply without it);
     // v4 (EIO3) clients expect no payload.
     const data = client.session.protocol === 3 ? undefined : socket.pid === undefined ? { sid: socket.id } : { sid: socket.id, pid: socket.pid };
     client.writePacket({ type: PacketType.CONNECT, nsp: this.name, data });
+    socket.releaseOutputSoon();
     this.emitReserved("connect", socket);
     this.emitReserved("connection", socket);
   }

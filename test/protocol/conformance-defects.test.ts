@@ -79,3 +79,77 @@ describe("an empty binary attachment between two others", () => {
     });
   }
 });
+
+describe("long-polling GETs around an upgrade", () => {
+  test.concurrent("a GET sent right behind `2probe` and `5` is refused with 400, whichever the server reads first (20 times)", async () => {
+    await using server = await startServer();
+    for (let i = 0; i < 20; i++) {
+      const { sid } = await handshake(server.url);
+      using ws = await openWebSocket(server.url, { sid });
+      ws.send("2probe");
+      ws.send("5");
+      const response = await poll(server.url, sid);
+      expect(response.status).toBe(400);
+      expect(JSON.parse(response.body)).toMatchObject({ code: 3 });
+    }
+  });
+
+  test.concurrent("a GET waiting when `5` completes the upgrade gets 400, not a payload, and the WebSocket carries on", async () => {
+    await using server = await startServer({}, echo);
+    const { sid } = await handshake(server.url);
+    const pending = poll(server.url, sid);
+    await Bun.sleep(30); // the GET waits on the server
+    using ws = await openWebSocket(server.url, { sid });
+    ws.send("2probe");
+    ws.send("5");
+    expect(await ws.next()).toBe("3probe");
+    const answer = await pending;
+    // Either the `5` came first (400), or the noop that lets a client pause came first (200 "6").
+    if (answer.status === 200) expect(answer.body).toBe("6");
+    else expect(JSON.parse(answer.body)).toMatchObject({ code: 3, message: "Transport upgraded" });
+    ws.send("40");
+    expect(await ws.nextNonPing()).toStartWith("40{");
+  });
+
+  test.concurrent("a GET mid-upgrade with nothing to carry gets a noop at once, so the client can pause and send `5`", async () => {
+    await using server = await startServer({ pingInterval: 25_000 }, echo);
+    const { sid } = await handshake(server.url);
+    using ws = await openWebSocket(server.url, { sid });
+    ws.send("2probe");
+    expect(await ws.next()).toBe("3probe");
+    const started = performance.now();
+    const answer = await poll(server.url, sid);
+    expect(answer).toMatchObject({ status: 200, body: "6" });
+    expect(performance.now() - started).toBeLessThan(5_000); // not the next ping, 25 s away
+    ws.send("5");
+    ws.send("40");
+    expect(await ws.next()).toStartWith("40{");
+  });
+
+  test.concurrent("a second WebSocket while a first one is probing is accepted and closed; the first upgrades", async () => {
+    await using server = await startServer({}, echo);
+    const { sid } = await handshake(server.url);
+    using first = await openWebSocket(server.url, { sid });
+    const second = new RawWebSocket(new WebSocket(engineUrl(server.url, { sid }, true, "websocket")));
+    expect((await second.closed).code).not.toBe(0);
+    first.send("2probe");
+    expect(await first.next()).toBe("3probe");
+    first.send("5");
+    first.send('40');
+    expect(await first.next()).toStartWith("40{");
+  });
+
+  test.concurrent("a probe that never upgrades is closed after the upgrade timeout, and another may then upgrade", async () => {
+    await using server = await startServer({ pingInterval: 5_000, pingTimeout: 20_000 }, echo);
+    const { sid } = await handshake(server.url);
+    const stale = await openWebSocket(server.url, { sid });
+    const closed = await stale.closed;
+    expect(closed.code).not.toBe(0);
+    using ws = await openWebSocket(server.url, { sid });
+    ws.send("2probe");
+    expect(await ws.nextNonPing()).toBe("3probe");
+    ws.send("5");
+    ws.send("40");
+    expect(await ws.nextNonPing()).toStartWith("40{");
+  }, 30_000);
+});
