@@ -163,3 +163,50 @@ test.concurrent("socket.io-client v2 and v4 share rooms on one server", async ()
   const [[fromOld], [fromModern]] = await got;
   expect([new Uint8Array(fromOld), new Uint8Array(fromModern)]).toEqual([new Uint8Array([1, 2]), new Uint8Array([1, 2])]);
 });
+
+// The upgrade race: the client's GET answered by the probe's noop is followed by another GET
+// before `3probe` arrives; the client pauses until that GET returns, so the server MUST answer it
+// (a noop) instead of holding it until the next ping. Before that, one connect in four stalled.
+describe("socket.io-client v2 with its default transports (polling, then the upgrade)", () => {
+  test.concurrent("connects, upgrades and acks: 8 rounds of 10 clients at once, each within 5 s", async () => {
+    await using server = await startServer({}, setup);
+    const stalled: number[] = [];
+    // Clients side by side vary which of `3probe` and the noop's GET answer each reads first.
+    for (let round = 0; round < 8; round++) {
+      await Promise.all(Array.from({ length: 10 }, async (_, j) => {
+        const i = round * 10 + j;
+        using client = v2(server.url, ["polling", "websocket"]);
+        // v2's typings omit `io`; the Manager and its engine.io-client socket are there at run time.
+        const engine = (client as unknown as { io: { engine: { once(e: string, f: () => void): void; transport: { name: string } } } }).io.engine;
+        const upgraded = new Promise<void>((resolve) => engine.once("upgrade", () => resolve()));
+        const outcome = await Promise.race([
+          Promise.all([connected(client), upgraded]).then(() => "ok"),
+          Bun.sleep(5000).then(() => "stalled"),
+        ]);
+        if (outcome !== "ok") return void stalled.push(i);
+        const reply = await new Promise<unknown>((resolve) => client.emit("echo", i, resolve));
+        expect(reply).toBe(i);
+        expect(engine.transport.name).toBe("websocket");
+      }));
+    }
+    expect(stalled).toEqual([]);
+  }, 120_000);
+
+  test.concurrent("reconnects on its own after its polling transport is dropped, 10 times in a row", async () => {
+    const sockets: Socket[] = [];
+    await using server = await startServer({}, (io) => {
+      setup(io);
+      io.on("connection", (socket: Socket) => sockets.push(socket));
+    });
+    using client = v2(server.url, ["polling"], { reconnection: true, reconnectionDelay: 50, reconnectionDelayMax: 100 });
+    await connected(client);
+    for (let i = 0; i < 10; i++) {
+      const back = new Promise<void>((resolve) => client.once("reconnect", () => resolve()));
+      sockets.at(-1)!.client.session.close("transport error");
+      const outcome = await Promise.race([back.then(() => "ok"), Bun.sleep(5000).then(() => "timeout")]);
+      expect(outcome).toBe("ok");
+      const reply = await new Promise<unknown>((resolve) => client.emit("echo", i, resolve));
+      expect(reply).toBe(i);
+    }
+  }, 90_000);
+});

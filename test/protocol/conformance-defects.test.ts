@@ -126,6 +126,26 @@ describe("long-polling GETs around an upgrade", () => {
     expect(await ws.next()).toStartWith("40{");
   });
 
+  test.concurrent("the client's sequence that stalled socket.io-client v2: GET answered by the probe's noop, then one more GET before `3probe` is read", async () => {
+    await using server = await startServer({ pingInterval: 25_000 }, echo);
+    const { sid } = await handshake(server.url);
+    const first = poll(server.url, sid);
+    await Bun.sleep(30); // the GET waits on the server
+    using ws = await openWebSocket(server.url, { sid });
+    ws.send("2probe");
+    expect(await first).toMatchObject({ status: 200, body: "6" });
+    // The client had not read `3probe` yet, so it polled again; then it pauses and waits for this
+    // GET to return before it sends `5`. Held until the next ping (25 s), the upgrade stalls.
+    const second = poll(server.url, sid);
+    expect(await ws.next()).toBe("3probe");
+    const started = performance.now();
+    expect(await second).toMatchObject({ status: 200, body: "6" });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    ws.send("5");
+    ws.send("40");
+    expect(await ws.next()).toStartWith("40{");
+  });
+
   test.concurrent("a second WebSocket while a first one is probing is accepted and closed; the first upgrades", async () => {
     await using server = await startServer({}, echo);
     const { sid } = await handshake(server.url);
