@@ -13,6 +13,7 @@ import { Spool } from "./persistence/spool.ts";
 import { Writer } from "./persistence/writer.ts";
 import { registerAuth } from "./modules/auth.ts";
 import { registerChat } from "./modules/chat.ts";
+import { registerConversations } from "./modules/conversations.ts";
 import { registerHistory } from "./modules/history.ts";
 import { registerNotifications } from "./modules/notifications.ts";
 import { registerPresence } from "./modules/presence.ts";
@@ -36,7 +37,7 @@ export interface AppOptions {
   /** Extra Socket.IO server options (tests shrink intervals, cluster tests pass an adapter). */
   server?: ServerOptions;
   /** Module timings (tests shrink them). */
-  modules?: { typingTtlMs?: number; presenceGraceMs?: number };
+  modules?: { typingTtlMs?: number; presenceGraceMs?: number; conversationLookupTimeoutMs?: number };
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -76,6 +77,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const countEventIn = () => { metrics.eventsIn++; };
   for (const nsp of namespaces) nsp.on("connection", (socket) => socket.onAny(countEventIn));
   registerAuth(ctx);
+  // After registerAuth: its middleware names the user whose conversations this one looks up.
+  registerConversations(ctx, { lookupTimeoutMs: options.modules?.conversationLookupTimeoutMs });
   registerChat(ctx);
   registerAdmin(ctx);
   registerTyping(ctx, { ttlMs: options.modules?.typingTtlMs });

@@ -9,6 +9,7 @@ export const HTTP_ERROR_CODES = {
   403: "forbidden",
   404: "not_found",
   405: "method_not_allowed",
+  409: "conflict",
   413: "payload_too_large",
   415: "unsupported_media_type",
   429: "too_many_requests",

@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 import type { ModuleContext } from "../modules/context.ts";
 import { log } from "../log.ts";
 import { apiRoutes } from "./api.ts";
+import { conversationRoutes } from "./conversations.ts";
 import { createApiAuth } from "./auth.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { opsRoutes } from "./ops.ts";
@@ -18,7 +19,7 @@ export type Params = Record<string, string>;
 export type Handler = (req: Request, params: Params) => Response | Promise<Response>;
 
 export interface Route {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   /** Literal segments and `:name` params: "/api/users/:id/emit". */
   path: string;
   /** true: needs the API key or an admin JWT (auth.ts). */
@@ -51,7 +52,7 @@ export function createRouter(ctx: ModuleContext, options: RouterOptions = {}): R
   });
   ctx.io.onShutdown(() => throttle.close());
   const auth = createApiAuth(ctx.config.apiKey, ctx.verifier);
-  const routes: CompiledRoute[] = [...opsRoutes(ctx, throttle, options.readiness ?? {}), ...apiRoutes(ctx, throttle), ...pageRoutes(ctx)].map((route) => ({
+  const routes: CompiledRoute[] = [...opsRoutes(ctx, throttle, options.readiness ?? {}), ...apiRoutes(ctx, throttle), ...conversationRoutes(ctx), ...pageRoutes(ctx)].map((route) => ({
     ...route,
     segments: route.path.split("/").slice(1),
   }));

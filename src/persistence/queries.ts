@@ -38,6 +38,102 @@ export async function createConversation(
   });
 }
 
+/** A conversation as the backend registered it, with its participants sorted. */
+export interface ConversationRecord {
+  id: string;
+  tenantId: string | null;
+  title: string | null;
+  createdAt: Date;
+  participantIds: string[];
+}
+
+/** Creates a conversation and its participants in one transaction; an id already taken is "exists". */
+export async function insertConversation(
+  db: Db,
+  row: { id: string; tenantId?: string | null; title?: string | null; participantIds: readonly string[] },
+): Promise<ConversationRecord | "exists"> {
+  return db.transaction(async (tx) => {
+    const [created] = await tx
+      .insert(conversations)
+      .values({ id: row.id, tenantId: row.tenantId ?? null, title: row.title ?? null })
+      .onConflictDoNothing()
+      .returning();
+    if (!created) return "exists";
+    const participantIds = [...new Set(row.participantIds)].sort();
+    if (participantIds.length > 0)
+      await tx.insert(conversationParticipants).values(participantIds.map((userId) => ({ conversationId: row.id, userId })));
+    return { ...created, participantIds };
+  });
+}
+
+export async function findConversation(db: Db, id: string): Promise<ConversationRecord | undefined> {
+  const [conversation] = await db.select().from(conversations).where(eq(conversations.id, id));
+  if (!conversation) return undefined;
+  return { ...conversation, participantIds: await participantsOf(db, id) };
+}
+
+async function participantsOf(db: Pick<Db, "select">, conversationId: string): Promise<string[]> {
+  const rows = await db
+    .select({ userId: conversationParticipants.userId })
+    .from(conversationParticipants)
+    .where(eq(conversationParticipants.conversationId, conversationId));
+  // Sorted in JS, not by the database's collation: the same order changeParticipants answers with.
+  return rows.map((r) => r.userId).sort();
+}
+
+/** `set` replaces the participants; `add` and `remove` change them. */
+export type ParticipantChange = { set: readonly string[] } | { add: readonly string[] } | { remove: readonly string[] };
+
+export interface ParticipantsChanged {
+  conversation: ConversationRecord;
+  /** Who became a participant, and who stopped being one: the sockets to move. */
+  added: string[];
+  removed: string[];
+}
+
+/**
+ * Changes who takes part, in one transaction that locks the conversation's row, so concurrent
+ * changes apply one after the other and `added`/`removed` describe exactly what each one did.
+ */
+export async function changeParticipants(db: Db, id: string, change: ParticipantChange): Promise<ParticipantsChanged | "not_found"> {
+  return db.transaction(async (tx) => {
+    const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, id)).for("update");
+    if (!conversation) return "not_found";
+    const current = new Set(await participantsOf(tx, id));
+    let added: string[] = [];
+    let removed: string[] = [];
+    if ("set" in change) {
+      const wanted = new Set(change.set);
+      added = [...wanted].filter((userId) => !current.has(userId));
+      removed = [...current].filter((userId) => !wanted.has(userId));
+    } else if ("add" in change) {
+      added = [...new Set(change.add)].filter((userId) => !current.has(userId));
+    } else {
+      removed = [...new Set(change.remove)].filter((userId) => current.has(userId));
+    }
+    if (removed.length > 0)
+      await tx
+        .delete(conversationParticipants)
+        .where(and(eq(conversationParticipants.conversationId, id), inArray(conversationParticipants.userId, removed)));
+    if (added.length > 0)
+      await tx.insert(conversationParticipants).values(added.map((userId) => ({ conversationId: id, userId })));
+    for (const userId of removed) current.delete(userId);
+    for (const userId of added) current.add(userId);
+    return { conversation: { ...conversation, participantIds: [...current].sort() }, added: added.sort(), removed: removed.sort() };
+  });
+}
+
+/** The conversations a user takes part in (served by conversation_participants_user_idx), at most `limit`. */
+export async function conversationIdsOf(db: Db, userId: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: conversationParticipants.conversationId })
+    .from(conversationParticipants)
+    .where(eq(conversationParticipants.userId, userId))
+    .orderBy(conversationParticipants.conversationId)
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
+
 export async function isParticipant(db: Db, conversationId: string, userId: string): Promise<boolean | "no-such-conversation"> {
   const [row] = await db
     .select({ participant: conversationParticipants.userId })
