@@ -28,6 +28,14 @@ export interface ChatVocabulary {
   delete?: string;
   delivered?: string;
   read?: string;
+  /** Where a media attachment's URL is in the payload; carried to the room and stored with the message. */
+  mediaUrlOf?(payload: Record<string, unknown>): unknown;
+  /**
+   * A refusal also reaches the sender as NestJS gateways send it (seed 004): `exception {status:
+   * "error", message}` (what a thrown WsException becomes) and `error {code, message}` (the gateway's
+   * catch block), besides the ack and the failed event.
+   */
+  isNestGateway?: boolean;
 }
 
 const SEED_002: ChatVocabulary = {
@@ -48,6 +56,7 @@ const SEED_004: ChatVocabulary = {
   join: "join", leave: "leave", send: "message",
   received: "message", confirmed: "message:confirmed", failed: "message:failed",
   roomKey: "conversationId", bodyOf: (p) => p.content, includeSender: true,
+  mediaUrlOf: (p) => p.mediaUrl, isNestGateway: true,
 };
 
 /** Which vocabulary each namespace speaks; namespaces not listed speak seed 002's. */
@@ -57,6 +66,9 @@ export const VOCABULARIES: Record<string, ChatVocabulary> = {
 };
 
 const MAX_BODY_CHARS = 10_000;
+const MAX_MEDIA_URL_CHARS = 2_048;
+// http(s) URLs and same-origin paths only: other clients render it (no javascript:, data:, //host).
+const MEDIA_URL = /^(https?:\/\/[^\s]+|\/(?!\/)[^\s]*)$/i;
 
 export function registerChat(ctx: ModuleContext): void {
   for (const nsp of ctx.namespaces) {
@@ -89,7 +101,9 @@ async function join(ctx: ModuleContext, socket: Socket, v: ChatVocabulary, args:
   const refusal = await mayJoin(ctx, socket, roomId);
   if (refusal !== null) {
     ack?.(refusal);
-    if (ack === undefined) socket.emit("error", refusal.ok ? {} : refusal.error);
+    if (refusal.ok) return;
+    if (v.isNestGateway) emitNestException(socket, refusal.error.message);
+    if (ack === undefined || v.isNestGateway) socket.emit("error", refusal.error);
     return;
   }
   if (!socket.connected) return;
@@ -106,15 +120,24 @@ function send(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatVocabul
   const started = performance.now();
   const tempId = stringField(payload, "tempId") ?? `tmp-${Bun.randomUUIDv7()}`;
   const roomId = stringField(payload, v.roomKey) ?? stringField(payload, "roomId");
-  const body = v.bodyOf(payload);
+  const mediaUrl = v.mediaUrlOf?.(payload) ?? undefined;
+  // A media message may come without text (an image alone).
+  const body = v.bodyOf(payload) ?? (mediaUrl === undefined ? undefined : "");
   const refuse = (code: string, message: string) => {
     ctx.metrics.messagesFailed++;
     socket.emit(v.failed, { tempId, [v.roomKey]: roomId ?? null, error: { code, message } });
+    if (v.isNestGateway) {
+      emitNestException(socket, message);
+      socket.emit("error", { code, message });
+    }
     ack?.(fail(code, message));
   };
   if (roomId === undefined) return refuse("bad_request", `${v.roomKey} is required`);
-  if (typeof body !== "string" || body.length === 0 || body.length > MAX_BODY_CHARS) {
+  if (typeof body !== "string" || (body.length === 0 && mediaUrl === undefined) || body.length > MAX_BODY_CHARS) {
     return refuse("bad_request", `the message text is required (at most ${MAX_BODY_CHARS} characters)`);
+  }
+  if (mediaUrl !== undefined && (typeof mediaUrl !== "string" || mediaUrl.length > MAX_MEDIA_URL_CHARS || !MEDIA_URL.test(mediaUrl))) {
+    return refuse("bad_request", `mediaUrl: expected an http(s) URL or a path (at most ${MAX_MEDIA_URL_CHARS} characters)`);
   }
   if (!socket.rooms.has(roomId)) return refuse("not_a_member", "join the room before posting to it");
 
@@ -122,11 +145,12 @@ function send(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatVocabul
   const id = Bun.randomUUIDv7();
   const createdAt = new Date();
   // The sender comes from the token, never from the payload; the time from the server.
-  const message = {
+  const message: Record<string, unknown> = {
     tempId, [v.roomKey]: roomId, roomId, body, content: body,
     sender: { id: user.id, name: user.name ?? null, avatar: user.avatar ?? null }, senderId: user.id,
     tenantId: user.tenantId ?? null, createdAt: createdAt.toISOString(), status: "pending",
   };
+  if (v.mediaUrlOf) message.mediaUrl = mediaUrl ?? null;
   if (v.includeSender) nsp.to(roomId).emit(v.received, message);
   else socket.to(roomId).emit(v.received, message);
   ctx.metrics.eventsOut++;
@@ -134,7 +158,10 @@ function send(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatVocabul
   ack?.(ok({ tempId, id }));
 
   ctx.writer.enqueue(
-    { kind: "message", row: { id, roomId, senderId: user.id, tenantId: user.tenantId ?? null, body, tempId, createdAt } },
+    {
+      kind: "message",
+      row: { id, roomId, senderId: user.id, tenantId: user.tenantId ?? null, body, tempId, createdAt, metadata: mediaUrl === undefined ? undefined : { mediaUrl } },
+    },
     (result: WriteResult) => {
       const savedMs = performance.now() - started;
       log.debug?.("roomMessage", { roomId, emittedMs, savedMs, ok: result.ok });
@@ -152,6 +179,11 @@ function send(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatVocabul
       log.warn?.("message not persisted", { roomId, tempId, code: result.error.code });
     },
   );
+}
+
+/** What NestJS's BaseWsExceptionFilter emits for `throw new WsException(message)`. */
+function emitNestException(socket: Socket, message: string): void {
+  socket.emit("exception", { status: "error", message });
 }
 
 async function edit(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatVocabulary, args: unknown[]): Promise<void> {
