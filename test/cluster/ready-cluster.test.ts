@@ -108,6 +108,40 @@ describe("three ready-server processes on one Redis", () => {
   }, 30_000);
 });
 
+describe("conversations registered over HTTP, across nodes", () => {
+  // The NestJS chat client's send (seed 004's chatSocketService.sendMessage).
+  const sendMessage = (socket: ClientSocket, conversationId: string, content: string, mediaUrl?: string) =>
+    socket.emit("message", { conversationId, content, mediaUrl });
+
+  test("a /chat socket joins its conversations on any node; participants added or removed on one node move sockets on the others", async () => {
+    const created = await call(n1.url, "/api/conversations", { body: { id: "rc-conv", participants: ["rc-ann", "rc-ben"] } });
+    expect(created.status).toBe(201);
+    const cat = record(await user(n3, "rc-cat", undefined, "/chat"));
+    const annSocket = await user(n1, "rc-ann", undefined, "/chat");
+    const benSocket = await user(n2, "rc-ben", undefined, "/chat");
+    const [ann, ben] = [record(annSocket), record(benSocket)];
+
+    sendMessage(annSocket, "rc-conv", "hi ben", "https://cdn.example.com/a.png");
+    await ben.until("message");
+    expect(ben.named("message")).toEqual([[expect.objectContaining({ conversationId: "rc-conv", content: "hi ben", mediaUrl: "https://cdn.example.com/a.png", senderId: "rc-ann" })]]);
+
+    // Added through node 2: cat's socket on node 3 is in the room now, without reconnecting.
+    expect((await call(n2.url, "/api/conversations/rc-conv/participants", { body: { participants: ["rc-cat"] } })).body.added).toEqual(["rc-cat"]);
+    // Removed through node 3: ben's socket on node 2 leaves it.
+    expect((await call(n3.url, "/api/conversations/rc-conv/participants/rc-ben", { method: "DELETE" })).body.removed).toEqual(["rc-ben"]);
+    sendMessage(annSocket, "rc-conv", "hi cat");
+    await cat.until("message");
+    expect(cat.named("message")).toEqual([[expect.objectContaining({ conversationId: "rc-conv", content: "hi cat" })]]);
+    await ann.until("message", 2);
+    await call(n1.url, "/api/users/rc-ben/emit", { body: { namespace: "/chat", event: "sentinel" } });
+    await ben.until("sentinel");
+    expect(ben.named("message")).toHaveLength(1);
+    sendMessage(benSocket, "rc-conv", "am I out?");
+    await ben.until("exception");
+    expect(ben.named("exception")).toEqual([[{ status: "error", message: "join the room before posting to it" }]]);
+  }, 30_000);
+});
+
 describe("throttled API emits coalesce cluster-wide", () => {
   const liked = (key: string, count: number, ms: number, extra: Record<string, unknown> = {}) => ({
     event: "post_liked", data: { post_id: key, like_count: count }, to: { users: [`${key}-viewer`] }, throttle: { key, ms }, ...extra,
