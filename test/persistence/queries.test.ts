@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import type { Database } from "../../src/persistence/db.ts";
 import {
+  changeParticipants,
+  conversationIdsOf,
   createConversation,
+  findConversation,
+  insertConversation,
   createNotification,
   deleteMessage,
   editMessage,
@@ -40,6 +45,32 @@ describe.each(Object.keys(DATABASE_BACKENDS) as DatabaseBackend[])("queries on %
       await isParticipant(database.db, "c1", "mallory"),
       await isParticipant(database.db, "nope", "alice"),
     ]).toEqual([true, false, "no-such-conversation"]);
+  });
+
+  test("conversations: insert once, change participants (set, add, remove), a user's conversations", async () => {
+    const created = await insertConversation(database.db, { id: "cp-1", title: "Team", participantIds: ["cp-bob", "cp-alice", "cp-bob"] });
+    expect(created).toMatchObject({ id: "cp-1", title: "Team", tenantId: null, participantIds: ["cp-alice", "cp-bob"] });
+    expect(await insertConversation(database.db, { id: "cp-1", participantIds: [] })).toBe("exists");
+    await insertConversation(database.db, { id: "cp-2", participantIds: ["cp-alice"] });
+    expect(await changeParticipants(database.db, "cp-1", { set: ["cp-bob", "cp-carol"] })).toMatchObject({ added: ["cp-carol"], removed: ["cp-alice"] });
+    expect(await changeParticipants(database.db, "cp-1", { add: ["cp-carol", "cp-dave"] })).toMatchObject({ added: ["cp-dave"], removed: [] });
+    expect(await changeParticipants(database.db, "cp-1", { remove: ["cp-bob", "cp-nobody"] })).toMatchObject({ added: [], removed: ["cp-bob"] });
+    expect(await changeParticipants(database.db, "cp-none", { add: ["x"] })).toBe("not_found");
+    expect((await findConversation(database.db, "cp-1"))?.participantIds).toEqual(["cp-carol", "cp-dave"]);
+    expect(await findConversation(database.db, "cp-none")).toBeUndefined();
+    expect(await conversationIdsOf(database.db, "cp-alice", 10)).toEqual(["cp-2"]);
+    expect(await conversationIdsOf(database.db, "cp-carol", 10)).toEqual(["cp-1"]);
+  });
+
+  test("concurrent participant changes apply one after the other: each user is added exactly once", async () => {
+    await insertConversation(database.db, { id: "cp-race", participantIds: [] });
+    const users = Array.from({ length: 5 }, (_, i) => `r${i}`);
+    // Every pooled connection open first, so the six transactions really overlap.
+    await Promise.all(Array.from({ length: 10 }, () => database.db.transaction((tx) => tx.execute(sql`select pg_sleep(0.05)`))));
+    const results = await Promise.all(Array.from({ length: 6 }, () => changeParticipants(database.db, "cp-race", { add: users })));
+    const added = results.flatMap((r) => (r === "not_found" ? [] : r.added));
+    expect(added.sort()).toEqual(users);
+    expect((await findConversation(database.db, "cp-race"))?.participantIds).toEqual(users);
   });
 
   test("history pages newest first with an opaque cursor, across equal timestamps, without gaps or repeats", async () => {
