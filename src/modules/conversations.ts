@@ -49,7 +49,12 @@ export function registerConversations(ctx: ModuleContext, options: ConversationO
   }
 }
 
-/** One query per connection, never per message; a failure or a timeout connects the socket anyway. */
+/**
+ * One query per connection, never per message; a failure or a timeout connects the socket anyway.
+ * Known window: a participant change committed while this query runs moves the user's connected
+ * sockets but not this one (not in the namespace yet, and its answer predates the change); it is
+ * right again from its next connection.
+ */
 function lookUp(ctx: ModuleContext, socket: Socket, timeoutMs: number, next: () => void): void {
   const userId = userOf(socket).id;
   let isSettled = false;
