@@ -10,3 +10,6 @@ export { LocalAdapter } from "./rooms/local.ts";
 export { createRedisAdapter, RedisAdapter, type RedisAdapterFactory, type RedisAdapterOptions } from "./rooms/redis.ts";
 export { createShardedRedisAdapter, ShardedRedisAdapter, type ShardedRedisAdapterOptions, type SubscriptionMode } from "./rooms/sharded.ts";
 export { ENGINE_ERRORS, type EngineError } from "./engine/handshake.ts";
+export { Engine, type EngineOptions, type EngineConnectionError, type EngineServeOptions, type CorsOptions } from "./engine/engine.ts";
+export { EngineSocket, type EngineSocketState } from "./engine/socket.ts";
+export type { EngineCloseReason } from "./engine/session.ts";

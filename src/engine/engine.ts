@@ -1,11 +1,14 @@
 // Engine.IO server on Bun.serve: request routing (handshake, long-polling, WebSocket upgrade),
-// CORS, and the Bun websocket handlers. Knows nothing about namespaces or events.
+// CORS, and the Bun websocket handlers. Knows nothing about namespaces or events. Usable alone
+// (engine.io's shape: `connection`, EngineSocket `message`/`close`), and as Socket.IO's `io.engine`.
 // Spec: engine.io-protocol v4 "Handshake", "Upgrade"; errors as engine.io lib/server.ts answers them.
 import type { Server as BunServer, ServerWebSocket, WebSocketHandler } from "bun";
-import { checkQuery, ENGINE_ERRORS, errorBody, errorStatus, type EngineError, type TransportName } from "./handshake.ts";
+import { checkQuery, ENGINE_ERRORS, errorBody, errorStatus, type EngineError, type EngineErrorCode, type TransportName } from "./handshake.ts";
 import { decodeFrame, decodePayload, type Protocol } from "./packets.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { Session, SessionRequest, type WsData } from "./session.ts";
+import { EngineSocket } from "./socket.ts";
+import { Listeners } from "../listeners.ts";
 import { log } from "../log.ts";
 import { readBodyCapped } from "../read-body.ts";
 
@@ -16,7 +19,44 @@ export interface CorsOptions {
   credentials?: boolean;
 }
 
+/** The standalone Engine.IO server's options, named as the `engine.io` package names them. */
 export interface EngineOptions {
+  /** @default "/engine.io/" */
+  path?: string;
+  /** More paths the same engine answers on, e.g. a proxy's prefixed one. @default [] */
+  extraPaths?: readonly string[];
+  /** @default 25000 */
+  pingInterval?: number;
+  /** @default 20000 */
+  pingTimeout?: number;
+  /** Largest message or polling body, in bytes. @default 1000000 */
+  maxHttpBufferSize?: number;
+  /** @default ["polling", "websocket"] */
+  transports?: readonly TransportName[];
+  /** @default true */
+  allowUpgrades?: boolean;
+  /** Accept Engine.IO v3 clients. @default false */
+  allowEIO3?: boolean;
+  /** @default null (no CORS headers) */
+  cors?: CorsOptions | null;
+  /** permessage-deflate on WebSockets. @default false */
+  perMessageDeflate?: boolean | { threshold?: number };
+  /** Checked before a session is created; return an error to refuse the handshake. */
+  allowRequest?: (req: Request, address: string) => EngineError | undefined;
+  /** Live sessions in all; past it a handshake gets 503. @default 0 (unlimited) */
+  maxConnections?: number;
+  /** Live sessions per remote address; past it a handshake gets 503. @default 0 (unlimited) */
+  maxConnectionsPerIp?: number;
+  /** Unsent bytes a session may hold (Bun's backpressureLimit; the polling buffer) before "slow consumer". @default 1048576 */
+  maxBufferedBytes?: number;
+  /** How long a WebSocket may stay over Bun's backpressure mark while still being written to. @default 30000 */
+  maxBackpressureMs?: number;
+  /** Frames Bun may drop (send status 0) on one WebSocket before it is closed. @default 0 */
+  maxDroppedFrames?: number;
+}
+
+/** EngineOptions with every default applied, as the engine and its sessions read them. */
+export interface ResolvedEngineOptions {
   /** Request paths served, each ending in "/" (the first is the main one). */
   paths: readonly string[];
   pingIntervalMs: number;
@@ -27,44 +67,113 @@ export interface EngineOptions {
   allowEIO3: boolean;
   cors: CorsOptions | null;
   perMessageDeflate: false | { threshold: number };
-  /** Checked before a session is created; return an error to refuse the handshake. */
   allowRequest?: (req: Request, address: string) => EngineError | undefined;
+  /** Outgoing-buffer bytes on a WebSocket past which volatile packets are dropped. */
   volatileDropBytes: number;
-  /** Live sessions in all; past it a handshake gets 503. 0 = unlimited. */
   maxConnections: number;
-  /** Live sessions per remote address; past it a handshake gets 503. 0 = unlimited. */
   maxConnectionsPerIp: number;
-  /** Unsent bytes a session may hold (Bun's backpressureLimit; the polling buffer) before "slow consumer". */
   maxBufferedBytes: number;
-  /** How long a WebSocket may stay over Bun's backpressure mark while still being written to. */
   maxBackpressureMs: number;
-  /** Frames Bun may drop (send status 0) on one WebSocket before it is closed. */
   maxDroppedFrames: number;
+}
+
+export const ENGINE_DEFAULTS = {
+  path: "/engine.io/",
+  pingInterval: 25_000,
+  pingTimeout: 20_000,
+  maxHttpBufferSize: 1_000_000,
+  transports: ["polling", "websocket"] as readonly TransportName[],
+  compressionThreshold: 1024,
+  volatileDropBytes: 64 * 1024,
+  maxBufferedBytes: 1024 * 1024,
+  maxBackpressureMs: 30_000,
+} as const;
+
+/** Applies the defaults; `Server` calls it with its own path and allowEIO3 default. */
+export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
+  const deflate = options.perMessageDeflate ?? false;
+  const threshold = deflate === true ? ENGINE_DEFAULTS.compressionThreshold : deflate === false ? -1 : deflate.threshold ?? ENGINE_DEFAULTS.compressionThreshold;
+  return {
+    paths: [normalisePath(options.path ?? ENGINE_DEFAULTS.path), ...(options.extraPaths ?? []).map(normalisePath)],
+    pingIntervalMs: options.pingInterval ?? ENGINE_DEFAULTS.pingInterval,
+    pingTimeoutMs: options.pingTimeout ?? ENGINE_DEFAULTS.pingTimeout,
+    maxHttpBufferSize: options.maxHttpBufferSize ?? ENGINE_DEFAULTS.maxHttpBufferSize,
+    transports: options.transports ?? ENGINE_DEFAULTS.transports,
+    allowUpgrades: options.allowUpgrades ?? true,
+    allowEIO3: options.allowEIO3 ?? false,
+    cors: options.cors ?? null,
+    perMessageDeflate: threshold < 0 ? false : { threshold },
+    allowRequest: options.allowRequest,
+    volatileDropBytes: ENGINE_DEFAULTS.volatileDropBytes,
+    maxConnections: options.maxConnections ?? 0,
+    maxConnectionsPerIp: options.maxConnectionsPerIp ?? 0,
+    maxBufferedBytes: options.maxBufferedBytes ?? ENGINE_DEFAULTS.maxBufferedBytes,
+    maxBackpressureMs: options.maxBackpressureMs ?? ENGINE_DEFAULTS.maxBackpressureMs,
+    maxDroppedFrames: options.maxDroppedFrames ?? 0,
+  };
+}
+
+/** A path with a leading and a trailing "/". */
+export function normalisePath(path: string): string {
+  const withLeading = path.startsWith("/") ? path : "/" + path;
+  return withLeading.endsWith("/") ? withLeading : withLeading + "/";
+}
+
+/** What `connection_error` listeners get for a refused request (as engine.io's event). */
+export interface EngineConnectionError {
+  req: Request;
+  code: EngineErrorCode;
+  message: string;
+  context: Record<string, unknown>;
+}
+
+/** Answers requests outside the engine's paths. */
+export type Fallback = (req: Request, server: BunServer<WsData>) => Response | Promise<Response>;
+
+/** Options to spread into `Bun.serve`. */
+export interface EngineServeOptions {
+  fetch: (req: Request, server: BunServer<WsData>) => Response | Promise<Response> | undefined;
+  websocket: WebSocketHandler<WsData>;
+  idleTimeout: number;
+  maxRequestBodySize: number;
 }
 
 const TEXT_HEADERS = { "Content-Type": "text/plain; charset=UTF-8" };
 
-export class Engine {
+/**
+ * Events: `connection` (EngineSocket), `connection_error` (EngineConnectionError), and
+ * `initial_headers` / `headers` (a mutable header record and the request) before a handshake's
+ * response and before every polling response or WebSocket upgrade.
+ */
+export class Engine extends Listeners {
   readonly sessions = new Map<string, Session>();
-  readonly options: EngineOptions;
-  /** Called once per new session, before its first packet is read. */
+  readonly options: ResolvedEngineOptions;
+  /** Called once per new session, before its first packet is read (Socket.IO attaches its Client here). */
   onSession: (session: Session) => void = () => {};
   #bunServer: BunServer<WsData> | null = null;
+  /** The Bun server listen() started, stopped by close(). */
+  #ownServer: BunServer<WsData> | null = null;
+  /** EngineSockets handed out, one per session, made on first use only. */
+  #sockets = new WeakMap<Session, EngineSocket>();
   #allowedOrigins: Set<string> | null;
   #upgrades: readonly string[];
   /** Sessions counted against the limits, per remote address; a session counts from creation to its end. */
   #perAddress = new Map<string, number>();
   #connectionCount = 0;
+  /** Sessions whose counts were given back. */
+  #released = new WeakSet<Session>();
 
   readonly #heartbeat: Heartbeat;
 
-  constructor(options: EngineOptions) {
-    this.options = options;
-    this.#heartbeat = new Heartbeat(this.sessions, options.pingIntervalMs, options.pingTimeoutMs);
-    const origin = options.cors?.origin;
+  constructor(options: EngineOptions = {}) {
+    super();
+    this.options = resolveEngineOptions(options);
+    const resolved = this.options;
+    this.#heartbeat = new Heartbeat(this.sessions, resolved.pingIntervalMs, resolved.pingTimeoutMs);
+    const origin = resolved.cors?.origin;
     this.#allowedOrigins = origin === undefined || origin === "*" || origin === true ? null
       : origin === false ? new Set() : new Set(Array.isArray(origin) ? origin : [origin]);
-    this.#upgrades = options.allowUpgrades && options.transports.includes("websocket") ? ["websocket"] : [];
+    this.#upgrades = resolved.allowUpgrades && resolved.transports.includes("websocket") ? ["websocket"] : [];
   }
 
   /** The Bun server, known from the first request on (every connection starts with one). */
@@ -84,46 +193,46 @@ export class Engine {
     if (!this.#isServed(url.pathname)) return null;
     const origin = req.headers.get("origin");
     if (origin !== null && this.#allowedOrigins !== null && !this.#allowedOrigins.has(origin)) {
-      return this.#error(req, { code: ENGINE_ERRORS.FORBIDDEN, context: { origin } });
+      return this.#refuse(req, { code: ENGINE_ERRORS.FORBIDDEN, context: { origin } });
     }
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: this.#corsHeaders(req, true) });
     const query = checkQuery(url, this.options.allowEIO3, this.options.transports);
-    if ("code" in query) return this.#error(req, query);
+    if ("code" in query) return this.#refuse(req, query);
     const isUpgrade = req.headers.get("upgrade")?.toLowerCase() === "websocket";
 
     if (query.sid === null) {
       const address = server.requestIP(req)?.address ?? "";
       const refusal = this.#checkLimits(address) ?? this.options.allowRequest?.(req, address);
-      if (refusal !== undefined) return this.#error(req, refusal);
+      if (refusal !== undefined) return this.#refuse(req, refusal);
       // Flutter's socket_io_client opens a WebSocket even when its URL says transport=polling
       // (research §3): a WebSocket handshake without sid is accepted whatever `transport` says.
       if (isUpgrade) {
-        if (!this.options.transports.includes("websocket")) return this.#error(req, { code: ENGINE_ERRORS.UNKNOWN_TRANSPORT });
+        if (!this.options.transports.includes("websocket")) return this.#refuse(req, { code: ENGINE_ERRORS.UNKNOWN_TRANSPORT });
         const session = this.#createSession(req, url, address, query.protocol, "websocket");
-        if (server.upgrade(req, { data: { session, isProbe: false } })) return undefined;
+        if (server.upgrade(req, { data: { session, isProbe: false }, headers: this.#upgradeHeaders(req, true) })) return undefined;
         this.#forget(session); // never opened: its count MUST be given back
-        return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket upgrade failed" });
+        return this.#refuse(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket upgrade failed" });
       }
-      if (req.method !== "GET") return this.#error(req, { code: ENGINE_ERRORS.BAD_HANDSHAKE_METHOD, context: { method: req.method } });
-      if (query.transport !== "polling") return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket handshake expected" });
+      if (req.method !== "GET") return this.#refuse(req, { code: ENGINE_ERRORS.BAD_HANDSHAKE_METHOD, context: { method: req.method } });
+      if (query.transport !== "polling") return this.#refuse(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket handshake expected" });
       return this.#openPolling(req, url, address, query.protocol);
     }
 
     const session = this.sessions.get(query.sid);
-    if (session === undefined) return this.#error(req, { code: ENGINE_ERRORS.UNKNOWN_SID, context: { sid: query.sid } });
+    if (session === undefined) return this.#refuse(req, { code: ENGINE_ERRORS.UNKNOWN_SID, context: { sid: query.sid } });
     if (isUpgrade) {
       if (!this.#upgrades.length || query.transport !== "websocket") {
-        return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Upgrade not allowed" });
+        return this.#refuse(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Upgrade not allowed" });
       }
       // A session already on WebSocket: the reference accepts the upgrade and closes the new socket
       // (open handler below); a 400 here is an unhandled error in the ws package's client.
-      if (server.upgrade(req, { data: { session, isProbe: true } })) return undefined;
-      return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket upgrade failed" });
+      if (server.upgrade(req, { data: { session, isProbe: true }, headers: this.#upgradeHeaders(req, false) })) return undefined;
+      return this.#refuse(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "WebSocket upgrade failed" });
     }
-    if (query.transport !== session.transport) return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Transport mismatch" });
+    if (query.transport !== session.transport) return this.#refuse(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Transport mismatch" });
     if (req.method === "GET") return this.#poll(req, session);
     if (req.method === "POST") return this.#receive(req, session);
-    return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Method not allowed", context: { method: req.method } });
+    return this.#refuse(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Method not allowed", context: { method: req.method } });
   }
 
   #createSession(req: Request, url: URL, address: string, protocol: Protocol, transport: TransportName): Session {
@@ -133,9 +242,12 @@ export class Engine {
     return new Session(randomId(), protocol, transport, request, this.options, this.#heartbeat, this.#forget);
   }
 
-  // Called once per session (Session#end, or a failed upgrade), so the counts stay exact.
-  #forget = (session: Session): void => {
-    this.sessions.delete(session.sid);
+  // Session#end calls it once with isFinal (a failed upgrade too); a session closed by its client
+  // may give its counts back earlier (isFinal false) and stay reachable a moment. Counts stay exact.
+  #forget = (session: Session, isFinal = true): void => {
+    if (isFinal) this.sessions.delete(session.sid);
+    if (this.#released.has(session)) return;
+    this.#released.add(session);
     this.#connectionCount--;
     const address = session.request.address;
     const count = (this.#perAddress.get(address) ?? 1) - 1;
@@ -164,12 +276,10 @@ export class Engine {
     const session = this.#createSession(req, url, address, protocol, "polling");
     this.sessions.set(session.sid, session);
     session.send(session.openPacket(this.#upgrades, this.options.maxHttpBufferSize));
-    this.onSession(session);
-    session.start(this.#heartbeat.tick);
-    this.#heartbeat.start();
+    this.#open(session);
     const body = session.poll(req.signal);
     // The buffer holds at least the open packet, so poll() answers at once.
-    return new Response(body as string, { headers: this.#corsHeaders(req, false, TEXT_HEADERS) });
+    return new Response(body as string, { headers: this.#responseHeaders(req, TEXT_HEADERS, true) });
   }
 
   #poll(req: Request, session: Session): Response | Promise<Response> {
@@ -179,7 +289,7 @@ export class Engine {
       session.close("transport error");
       return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Overlapping poll request" });
     }
-    const headers = this.#corsHeaders(req, false, TEXT_HEADERS);
+    const headers = this.#responseHeaders(req, TEXT_HEADERS, false);
     if (typeof body === "string") return new Response(body, { headers });
     return body.then((text) => text === null
       ? this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Transport upgraded" })
@@ -200,12 +310,59 @@ export class Engine {
       if (!session.isOpen) break;
       session.onPacket(packet);
     }
-    return new Response("ok", { headers: this.#corsHeaders(req, false, { "Content-Type": "text/html" }) });
+    return new Response("ok", { headers: this.#responseHeaders(req, { "Content-Type": "text/html" }, false) });
   }
 
   #tooLarge(req: Request, session: Session): Response {
     session.close("transport error");
     return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, status: 413, message: "Payload too large" });
+  }
+
+  /** A session joined: the layer above attaches, then `connection` listeners see it. */
+  #open(session: Session): void {
+    this.onSession(session);
+    if (this.listenerCount("connection") > 0) this.emitReserved("connection", this.socketOf(session));
+    session.start(this.#heartbeat.tick);
+    this.#heartbeat.start();
+  }
+
+  /** The engine.io-style socket of a session (the same object each time it is asked for). */
+  socketOf(session: Session): EngineSocket {
+    let socket = this.#sockets.get(session);
+    if (socket === undefined) this.#sockets.set(session, (socket = new EngineSocket(session)));
+    return socket;
+  }
+
+  /** Live sessions (handshakes being upgraded to a WebSocket included), as engine.io's clientsCount. */
+  get clientsCount(): number {
+    return this.#connectionCount;
+  }
+
+  /** A request refused before it reached a session's transport: `connection_error` listeners hear of it. */
+  #refuse(req: Request, error: EngineError): Response {
+    if (this.listenerCount("connection_error") > 0) {
+      const body = errorBody(error);
+      const event: EngineConnectionError = { req, code: body.code, message: body.message, context: error.context ?? {} };
+      this.emitReserved("connection_error", event);
+    }
+    return this.#error(req, error);
+  }
+
+  // Polling responses: CORS, then what `initial_headers` (handshake) and `headers` listeners add.
+  #responseHeaders(req: Request, base: Record<string, string>, isHandshake: boolean): Record<string, string> {
+    const headers = this.#corsHeaders(req, false, base);
+    if (isHandshake) this.emitReserved("initial_headers", headers, req);
+    this.emitReserved("headers", headers, req);
+    return headers;
+  }
+
+  // The 101 answer's extra headers, when a listener gives some (Bun adds the WebSocket ones).
+  #upgradeHeaders(req: Request, isHandshake: boolean): Record<string, string> | undefined {
+    if (this.listenerCount("headers") === 0 && (!isHandshake || this.listenerCount("initial_headers") === 0)) return undefined;
+    const headers: Record<string, string> = {};
+    if (isHandshake) this.emitReserved("initial_headers", headers, req);
+    this.emitReserved("headers", headers, req);
+    return headers;
   }
 
   #error(req: Request, error: EngineError): Response {
@@ -239,9 +396,7 @@ export class Engine {
       session.attachWebSocket(ws);
       this.sessions.set(session.sid, session);
       ws.send(session.openPacket([], this.options.maxHttpBufferSize));
-      this.onSession(session);
-      session.start(this.#heartbeat.tick);
-    this.#heartbeat.start();
+      this.#open(session);
     },
     message: (ws: ServerWebSocket<WsData>, message: string | Buffer) => {
       const { session, isProbe } = ws.data;
@@ -284,6 +439,37 @@ export class Engine {
   closeAll(reason: "server shutting down" | "forced close"): void {
     this.#heartbeat.stop();
     for (const session of [...this.sessions.values()]) session.close(reason);
+  }
+
+  /**
+   * Options to spread into your own `Bun.serve`. Requests outside the engine's paths go to
+   * `fallback` (404 with a JSON body when there is none).
+   */
+  handler(fallback?: Fallback): EngineServeOptions {
+    return {
+      ...this.serveOptions(),
+      fetch: (req, server) => {
+        const response = this.handleRequest(req, server);
+        if (response !== null) return honourConnectionClose(req, response);
+        if (fallback !== undefined) return honourConnectionClose(req, fallback(req, server));
+        return honourConnectionClose(req, Response.json({ error: { code: "not_found", message: "Not found" } }, { status: 404 }));
+      },
+    };
+  }
+
+  /** Starts a Bun server on `port` (0 picks a free one) and returns it. */
+  listen(port: number | { port?: number; hostname?: string } = 3000, fallback?: Fallback): BunServer<WsData> {
+    const options = typeof port === "number" ? { port } : port;
+    this.#ownServer = Bun.serve<WsData>({ ...options, ...this.handler(fallback) });
+    return this.#ownServer;
+  }
+
+  /** Closes every session ("forced close") and stops the server listen() started. */
+  async close(): Promise<void> {
+    const server = this.#ownServer;
+    this.#ownServer = null;
+    this.closeAll("forced close");
+    await server?.stop(true);
   }
 }
 

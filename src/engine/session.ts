@@ -122,11 +122,16 @@ export class Session implements HeartbeatMember {
   /** When the client last pinged (v3), or when the session started (v4), in performance.now() milliseconds. */
   #lastPingAt = 0;
   #lingerTimer: Timer | null = null;
-  #onEnd: (session: Session) => void;
+  /**
+   * The client POSTed a close packet while no GET was waiting: a GET it sent beside the POST may
+   * still arrive, and gets the noop it would have got had it come first; the one after, 400.
+   */
+  #isClosedByClient = false;
+  #onEnd: (session: Session, isFinal: boolean) => void;
 
   readonly #heartbeat: { readonly tick: number };
 
-  constructor(sid: string, protocol: Protocol, transport: TransportName, request: SessionRequest, timings: SessionTimings, heartbeat: { readonly tick: number }, onEnd: (session: Session) => void) {
+  constructor(sid: string, protocol: Protocol, transport: TransportName, request: SessionRequest, timings: SessionTimings, heartbeat: { readonly tick: number }, onEnd: (session: Session, isFinal: boolean) => void) {
     this.sid = sid;
     this.protocol = protocol;
     this.transport = transport;
@@ -247,6 +252,10 @@ export class Session implements HeartbeatMember {
   /** Long-polling GET. Returns the body now, or a promise settled by the next write. */
   poll(signal: AbortSignal): string | Promise<string | null> | "overlap" {
     if (!this.isOpen) {
+      if (this.#isClosedByClient) {
+        this.#end();
+        return encodePayload(["6"], this.protocol);
+      }
       // A closing session's GETs: the frames written before close(), then the close packet.
       if (this.#buffer.length > 0) {
         const body = encodePayload(this.#buffer, this.protocol);
@@ -300,6 +309,7 @@ export class Session implements HeartbeatMember {
         const resolve = this.#pendingPoll;
         this.#pendingPoll = null;
         if (resolve !== null) resolve(encodePayload(["6"], this.protocol));
+        else if (this.#ws === null) this.#isClosedByClient = true;
         // close() leaves the WebSocket to its own close event on "transport close"; here the
         // socket is still open and MUST be closed too (engine.io clearTransport).
         this.close("transport close");
@@ -391,7 +401,12 @@ export class Session implements HeartbeatMember {
     // A slow consumer's close frame would wait behind the data it does not read: cut it.
     if (this.#ws !== null && reason === "slow consumer") this.#ws.terminate();
     else if (this.#ws !== null && reason !== "transport close") this.#ws.close();
-    if (!isDrained || (resolve !== null && last.length === 0)) {
+    if (this.#isClosedByClient) {
+      // Reachable a moment for the GET that may be on its way; no longer counted against the limits.
+      this.#probe?.close();
+      this.#onEnd(this, false);
+      this.#linger();
+    } else if (!isDrained || (resolve !== null && last.length === 0)) {
       this.#probe?.close();
       if (resolve !== null) resolve(encodePayload(["1"], this.protocol));
       this.#end();
@@ -403,13 +418,17 @@ export class Session implements HeartbeatMember {
       // unknown sid and the client reports "transport error"), or for pingTimeout at most.
       if (resolve !== null) resolve(encodePayload(last, this.protocol));
       else this.#buffer = last;
-      this.#lingerTimer = setTimeout(this.#end, this.#timings.pingTimeoutMs);
-      this.#lingerTimer.unref();
+      this.#linger();
     }
     this.handler?.onClose(reason);
   }
 
-  // MUST run once: the engine's connection counts are given back here.
+  #linger(): void {
+    this.#lingerTimer = setTimeout(this.#end, this.#timings.pingTimeoutMs);
+    this.#lingerTimer.unref();
+  }
+
+  // MUST run once: the engine forgets the session here (and gives its counts back, if not yet).
   #end = (): void => {
     if (this.#isEnded) return;
     this.#isEnded = true;
@@ -417,7 +436,7 @@ export class Session implements HeartbeatMember {
     this.#lingerTimer = null;
     this.#buffer = [];
     this.#probe?.close();
-    this.#onEnd(this);
+    this.#onEnd(this, true);
   };
 
   // Closed mid-upgrade: the client paused polling after `3probe` and completes the upgrade, so

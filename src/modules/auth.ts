@@ -77,7 +77,7 @@ function onConnection(ctx: ModuleContext, nsp: Namespace, socket: Socket): void 
   socket.join(rooms);
   scheduleExpiry(socket, user.exp);
   socket.on("disconnect", () => clearTimeout(expiryTimers.get(socket)));
-  log.info?.("connected", { nsp: nsp.name, sid: socket.id, userId: user.id, transport: socket.conn.transport });
+  log.info?.("connected", { nsp: nsp.name, sid: socket.id, userId: user.id, transport: socket.conn.transport.name });
   socket.on("disconnect", (reason: string) => log.info?.("disconnected", { nsp: nsp.name, sid: socket.id, userId: user.id, reason }));
   socket.emit("connected", { message: "connected", user_id: user.id, tenant_id: user.tenantId ?? null });
 

@@ -6,7 +6,7 @@ import { randomId } from "../engine/engine.ts";
 import { ParentAdapter } from "../rooms/parent.ts";
 import { BroadcastOperator } from "./broadcast.ts";
 import type { Client } from "./client.ts";
-import { Listeners } from "./listeners.ts";
+import { Listeners } from "../listeners.ts";
 import { encodePacket, PacketType, type Packet } from "./packets.ts";
 import type { RemoteSocket } from "./remote-socket.ts";
 import type { Server } from "./server.ts";

@@ -1,14 +1,14 @@
 // The Socket.IO server: options, namespaces (static and dynamic), the Bun.serve handler, shutdown.
 // API as socket.io 4.x lib/index.ts, on Bun.serve instead of Node's http + ws.
-import type { Server as BunServer, WebSocketHandler } from "bun";
-import { Engine, honourConnectionClose, type CorsOptions } from "../engine/engine.ts";
+import type { Server as BunServer } from "bun";
+import { Engine, type CorsOptions, type EngineServeOptions, type Fallback } from "../engine/engine.ts";
 import type { TransportName } from "../engine/handshake.ts";
 import type { Session, WsData } from "../engine/session.ts";
 import type { Adapter, AdapterFactory, AdapterHost, Room } from "../rooms/adapter.ts";
 import { LocalAdapter } from "../rooms/local.ts";
 import type { BroadcastOperator } from "./broadcast.ts";
 import { Client } from "./client.ts";
-import { Listeners, type Listener } from "./listeners.ts";
+import { Listeners, type Listener } from "../listeners.ts";
 import { Namespace, ParentNamespace, type Middleware } from "./namespace.ts";
 import type { RemoteSocket } from "./remote-socket.ts";
 import type { Socket } from "./socket.ts";
@@ -123,41 +123,24 @@ export interface ResolvedOptions {
   } | null;
 }
 
+// The engine's own defaults (engine/engine.ts) apply to the Engine.IO options not listed here.
 const DEFAULTS = {
   path: "/socket.io/",
-  pingInterval: 25_000,
-  pingTimeout: 20_000,
   connectTimeout: 45_000,
-  maxHttpBufferSize: 1_000_000,
-  transports: ["polling", "websocket"] as TransportName[],
-  allowUpgrades: true,
   allowEIO3: true,
   maxAttachments: 10,
-  compressionThreshold: 1024,
   cleanupEmptyChildNamespaces: false,
   maxDisconnectionDuration: 120_000,
   skipMiddlewares: true, // socket.io's code default (its docs example shows false)
-  /** Volatile packets are dropped once a WebSocket has this much unsent data. */
-  volatileDropBytes: 64 * 1024,
-  maxConnections: 0,
-  maxConnectionsPerIp: 0,
   maxDynamicNamespaces: 1000,
   maxRoomsPerSocket: 0,
   rateLimitDisconnectAfter: 2,
-  maxBufferedBytes: 1024 * 1024,
-  maxBackpressureMs: 30_000,
-  maxDroppedFrames: 0,
 };
 
 type NamespaceMatcher = (name: string, auth: Record<string, unknown>, next: (err: Error | null, allow: boolean) => void) => void;
 type ShutdownHook = () => void | Promise<void>;
 
-export interface ServeOptions {
-  fetch: (req: Request, server: BunServer<WsData>) => Response | Promise<Response> | undefined;
-  websocket: WebSocketHandler<WsData>;
-  idleTimeout: number;
-  maxRequestBodySize: number;
-}
+export type ServeOptions = EngineServeOptions;
 
 export class Server extends Listeners {
   readonly engine: Engine;
@@ -175,17 +158,18 @@ export class Server extends Listeners {
 
   constructor(options: ServerOptions = {}) {
     super();
-    const deflate = options.perMessageDeflate ?? false;
-    const threshold = deflate === false ? -1 : deflate === true ? DEFAULTS.compressionThreshold : deflate.threshold ?? DEFAULTS.compressionThreshold;
+    this.engine = new Engine({ ...options, path: options.path ?? DEFAULTS.path, allowEIO3: options.allowEIO3 ?? DEFAULTS.allowEIO3 });
+    const deflate = this.engine.options.perMessageDeflate;
+    const [path, ...extraPaths] = this.engine.options.paths;
     this.options = Object.freeze({
-      path: normalisePath(options.path ?? DEFAULTS.path),
-      extraPaths: Object.freeze((options.extraPaths ?? []).map(normalisePath)),
-      pingInterval: options.pingInterval ?? DEFAULTS.pingInterval,
-      pingTimeout: options.pingTimeout ?? DEFAULTS.pingTimeout,
+      path: path!,
+      extraPaths: Object.freeze(extraPaths),
+      pingInterval: this.engine.options.pingIntervalMs,
+      pingTimeout: this.engine.options.pingTimeoutMs,
       connectTimeout: options.connectTimeout ?? DEFAULTS.connectTimeout,
-      maxHttpBufferSize: options.maxHttpBufferSize ?? DEFAULTS.maxHttpBufferSize,
+      maxHttpBufferSize: this.engine.options.maxHttpBufferSize,
       maxAttachments: options.maxAttachments ?? DEFAULTS.maxAttachments,
-      compressionThreshold: threshold,
+      compressionThreshold: deflate === false ? -1 : deflate.threshold,
       cleanupEmptyChildNamespaces: options.cleanupEmptyChildNamespaces ?? DEFAULTS.cleanupEmptyChildNamespaces,
       maxDynamicNamespaces: options.maxDynamicNamespaces ?? DEFAULTS.maxDynamicNamespaces,
       maxRoomsPerSocket: options.maxRoomsPerSocket ?? DEFAULTS.maxRoomsPerSocket,
@@ -201,24 +185,6 @@ export class Server extends Listeners {
       }),
     });
     this.#adapterFactory = options.adapter ?? ((host) => new LocalAdapter(host));
-    this.engine = new Engine({
-      paths: [this.options.path, ...this.options.extraPaths],
-      pingIntervalMs: this.options.pingInterval,
-      pingTimeoutMs: this.options.pingTimeout,
-      maxHttpBufferSize: this.options.maxHttpBufferSize,
-      transports: options.transports ?? DEFAULTS.transports,
-      allowUpgrades: options.allowUpgrades ?? DEFAULTS.allowUpgrades,
-      allowEIO3: options.allowEIO3 ?? DEFAULTS.allowEIO3,
-      cors: options.cors ?? null,
-      perMessageDeflate: threshold < 0 ? false : { threshold },
-      allowRequest: options.allowRequest,
-      volatileDropBytes: DEFAULTS.volatileDropBytes,
-      maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
-      maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp,
-      maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
-      maxBackpressureMs: options.maxBackpressureMs ?? DEFAULTS.maxBackpressureMs,
-      maxDroppedFrames: options.maxDroppedFrames ?? DEFAULTS.maxDroppedFrames,
-    });
     this.engine.onSession = (session: Session) => {
       new Client(this, session);
     };
@@ -400,20 +366,12 @@ export class Server extends Listeners {
    * Options to spread into your own `Bun.serve`. Requests outside `path` go to `fallback`
    * (404 with a JSON body when there is none).
    */
-  handler(fallback?: (req: Request, server: BunServer<WsData>) => Response | Promise<Response>): ServeOptions {
-    return {
-      ...this.engine.serveOptions(),
-      fetch: (req, server) => {
-        const response = this.engine.handleRequest(req, server);
-        if (response !== null) return honourConnectionClose(req, response);
-        if (fallback !== undefined) return honourConnectionClose(req, fallback(req, server));
-        return honourConnectionClose(req, Response.json({ error: { code: "not_found", message: "Not found" } }, { status: 404 }));
-      },
-    };
+  handler(fallback?: Fallback): ServeOptions {
+    return this.engine.handler(fallback);
   }
 
   /** Starts a Bun server on `port` (0 picks a free one) and returns it. */
-  listen(port: number | { port?: number; hostname?: string } = 3000, fallback?: (req: Request, server: BunServer<WsData>) => Response | Promise<Response>): BunServer<WsData> {
+  listen(port: number | { port?: number; hostname?: string } = 3000, fallback?: Fallback): BunServer<WsData> {
     const options = typeof port === "number" ? { port } : port;
     this.#bunServer = Bun.serve<WsData>({ ...options, ...this.handler(fallback) });
     return this.#bunServer;
@@ -445,9 +403,4 @@ export class Server extends Listeners {
     for (const nsp of this.#namespaces.values()) await nsp.adapter.close();
     await server?.stop(true);
   }
-}
-
-function normalisePath(path: string): string {
-  const withLeading = path.startsWith("/") ? path : "/" + path;
-  return withLeading.endsWith("/") ? withLeading : withLeading + "/";
 }

@@ -4,7 +4,8 @@
 import type { BroadcastFlags, EncodedPacket, Room, RoomMember } from "../rooms/adapter.ts";
 import { BroadcastOperator } from "./broadcast.ts";
 import type { Client } from "./client.ts";
-import { invoke, Listeners, type Listener } from "./listeners.ts";
+import type { EngineSocket } from "../engine/socket.ts";
+import { invoke, Listeners, type Listener } from "../listeners.ts";
 import type { Namespace } from "./namespace.ts";
 import { assertEmittable, encodePacket, PacketType, type Packet } from "./packets.ts";
 import { RECOVERABLE_REASONS, type DisconnectReason } from "./reasons.ts";
@@ -102,9 +103,9 @@ export class Socket extends Listeners implements RoomMember {
     this.#data = value;
   }
 
-  /** The Engine.IO session under this socket (socket.io calls it `conn`). */
-  get conn() {
-    return this.client.session;
+  /** The Engine.IO connection under this socket, as socket.io's `socket.conn` (the same object as io.engine's `connection`). */
+  get conn(): EngineSocket {
+    return this.nsp.server.engine.socketOf(this.client.session);
   }
 
   get rooms(): Set<Room> {

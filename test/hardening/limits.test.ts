@@ -124,7 +124,7 @@ describe("slow consumers", () => {
         socket.on("flood", () => {
           const chunk = "x".repeat(64 * 1024);
           for (let i = 0; i < 200 && socket.connected; i++) socket.emit("chunk", chunk);
-          dropped = socket.conn.droppedCount;
+          dropped = socket.client.session.droppedCount;
         });
       });
     });

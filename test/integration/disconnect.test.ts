@@ -63,7 +63,7 @@ describe.each(TRANSPORTS)("disconnect over %s", (mode, transport) => {
     const firstId = socket.id;
     const [clientReason, serverReason] = [nextEvent(socket, "disconnect"), nextEvent(serverSocket, "disconnect")];
     const reconnected = nextEvent(socket, "connect");
-    serverSocket.conn.close("forced close");
+    serverSocket.conn.close();
     expect({ client: (await clientReason)[0], server: (await serverReason)[0] }).toEqual({ client: "transport close", server: "forced close" });
     await reconnected;
     expect({ connected: socket.connected, isNewId: socket.id !== firstId, sockets: [...server.io.sockets.sockets.keys()] })

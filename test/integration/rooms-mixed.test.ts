@@ -57,13 +57,13 @@ test.concurrent("a polling member that upgrades keeps receiving room broadcasts,
   const socket = await seen.promise;
   // The sequence starts while the new member is still on long-polling (it has only just sent
   // CONNECT) and goes on until 100 packets after the server saw the upgrade.
-  expect(socket.conn.transport).toBe("polling");
+  expect(socket.conn.transport.name).toBe("polling");
   let n = 0;
   let upgradedAt = -1;
   const sent = Promise.withResolvers<void>();
   const tick = () => {
     server.io.to("seq").emit("n", n++);
-    if (upgradedAt === -1 && socket.conn.transport === "websocket") upgradedAt = n;
+    if (upgradedAt === -1 && socket.conn.transport.name === "websocket") upgradedAt = n;
     if ((upgradedAt !== -1 && n >= upgradedAt + 100) || n >= 20_000) return sent.resolve();
     setImmediate(tick);
   };
@@ -100,7 +100,7 @@ test.concurrent("after an upgrade, socket.to(room) still excludes the sender and
     ["from upgraded", "from polling"],
   ]);
   const [s] = (await server.io.in(upgraded.id!).fetchSockets()) as Socket[];
-  expect(s!.conn.transport).toBe("websocket");
+  expect(s!.conn.transport.name).toBe("websocket");
 });
 
 test.concurrent("an upgraded member's rooms left and joined afterwards behave like any WebSocket member's", async () => {

@@ -65,6 +65,19 @@ describe("a close packet POSTed while a GET waits", () => {
     expect((await pending).body).toBe("6");
     expect((await poll(server.url, sid)).status).toBe(400);
   });
+
+  test.concurrent("a GET sent beside the close POST but read after it still gets the noop; the next GET 400; the limits count it gone at once", async () => {
+    await using server = await startServer({ maxConnections: 1 });
+    const { sid } = await handshake(server.url);
+    // The suite's "forcefully closes the session" fires both at once; here the POST is read first.
+    const closing = await post(server.url, sid, "1");
+    expect(closing.status).toBe(200);
+    expect(server.io.engine.connectionCount()).toBe(0);
+    const late = await poll(server.url, sid);
+    expect([late.status, late.body]).toEqual([200, "6"]);
+    expect((await poll(server.url, sid)).status).toBe(400);
+    expect((await handshake(server.url)).status).toBe(200);
+  });
 });
 
 describe("an empty binary attachment between two others", () => {

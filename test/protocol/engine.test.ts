@@ -171,7 +171,7 @@ describe("upgrade", () => {
     const { promise: transport, resolve } = Promise.withResolvers<string>();
     await using server = await startServer({}, (io) => {
       echo(io);
-      io.on("connection", (socket: Socket) => socket.on("upgraded?", () => resolve(socket.conn.transport)));
+      io.on("connection", (socket: Socket) => socket.on("upgraded?", () => resolve(socket.conn.transport.name)));
     });
     const { sid } = await handshake(server.url);
     await post(server.url, sid, "40");

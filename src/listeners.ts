@@ -1,7 +1,7 @@
 // A minimal listener registry for Server, Namespace and Socket. Unlike Node's EventEmitter it has
 // no `emit` (on a Socket, `emit` sends to the client) and an "error" event with no listener does
 // not throw. A listener that throws or rejects is logged and never reaches the transport.
-import { log } from "../log.ts";
+import { log } from "./log.ts";
 
 export type Listener = (...args: any[]) => unknown;
 type Wrapped = Listener & { listener?: Listener };
