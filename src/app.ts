@@ -42,7 +42,9 @@ export interface AppOptions {
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const verifier: Verifier = await createVerifier(config.auth);
-  const database: Database = await openDatabase({ databaseUrl: config.persistence.databaseUrl, dataDir: config.persistence.dataDir });
+  const database: Database = await openDatabase({
+    databaseUrl: config.persistence.databaseUrl, dataDir: config.persistence.dataDir, queryTimeoutMs: config.persistence.queryTimeoutMs,
+  });
   const spool = openSpool(config);
   const writer = new Writer(database.db, { ...config.persistence, spool, ready: database.ready });
   if (spool) await replaySpool(spool, writer, database);

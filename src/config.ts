@@ -39,6 +39,8 @@ export interface PersistenceConfig {
   /** Journal unpersisted messages in `<dataDir>/spool` so a kill -9 loses none (persistence/spool.ts). */
   readonly spoolEnabled: boolean;
   readonly spoolFsyncMs: number;
+  /** Deadline of a database call on a request path (socket events, HTTP API); past it the caller gets `unavailable`. */
+  readonly queryTimeoutMs: number;
 }
 
 export interface LimitsConfig {
@@ -125,6 +127,7 @@ export const DEFAULTS = {
   PERSIST_MAX_QUEUE: "100000", //       write-behind queue bound; past it writes fail with queue_full
   PERSIST_MAX_RETRIES: "5", //          retries of a transient database error before persist_failed
   SPOOL_ENABLED: "true", //             journal messages not yet persisted to DATA_DIR/spool; replayed after a crash
+  DB_QUERY_TIMEOUT_MS: "3000", //       deadline of a database call made for a request (joinRoom's membership check, history, notifications, presence, conversations, message edit/delete); past it the ack answers {ok:false,error:{code:"unavailable"}} and the HTTP API 503, instead of waiting out a network partition
   SPOOL_FSYNC_MS: "10", //              spool fdatasync interval: an OS crash may lose messages this recent (a kill -9 loses none written)
   REDIS_URL: undefined, //              redis:// URL; unset = single node
   REDIS_KEY: "socket.io", //            prefix of the cluster's Redis channels and keys (@socket.io/redis-adapter's `key`); nodes sharing it form one cluster
@@ -197,6 +200,7 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
       maxRetries: r.int("PERSIST_MAX_RETRIES"),
       spoolEnabled: r.bool("SPOOL_ENABLED"),
       spoolFsyncMs: r.int("SPOOL_FSYNC_MS", 1, 10_000),
+      queryTimeoutMs: r.int("DB_QUERY_TIMEOUT_MS", 1),
     },
     redisUrl: r.url("REDIS_URL", ["redis:", "rediss:"]),
     redisKey: r.string("REDIS_KEY"),

@@ -26,7 +26,15 @@ export function apiRoutes(ctx: ModuleContext, throttle: EventThrottle): Route[] 
       method: "POST", path: "/api/notifications", isProtected: true,
       handler: async (req) => {
         const input = notificationOf(await readJson(req, maxBytes));
-        return Response.json({ notification: await createNotification(ctx, input) }, { status: 201 });
+        let notification;
+        try {
+          notification = await createNotification(ctx, input);
+        } catch (err) {
+          // A database that fails or does not answer in time is a 503 the backend can retry, not a 500.
+          log.warn?.("notification store unavailable", { err: String(err) });
+          throw new HttpError(503, "database: unavailable; retry later");
+        }
+        return Response.json({ notification }, { status: 201 });
       },
     },
     { method: "GET", path: "/api/stats", isProtected: true, handler: async () => Response.json(await adminStats(ctx)) },

@@ -195,7 +195,7 @@ async function edit(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatV
     return ack?.(fail("bad_request", "messageId and content are required"));
   }
   try {
-    const outcome = await editMessage(ctx.database.db, { id: messageId, senderId: userOf(socket).id, body: content });
+    const outcome = await ctx.database.query((db) => editMessage(db, { id: messageId, senderId: userOf(socket).id, body: content }));
     if (outcome === "not_found" || outcome === "forbidden") return ack?.(fail(outcome, `cannot edit this message: ${outcome}`));
     const event = { messageId, [v.roomKey]: outcome.roomId, content, editedAt: outcome.editedAt?.toISOString() ?? null };
     nsp.to(outcome.roomId).emit(v.edit!, event);
@@ -211,7 +211,7 @@ async function remove(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: Cha
   const messageId = stringField(payloadOf(args[0]), "messageId");
   if (messageId === undefined) return ack?.(fail("bad_request", "messageId is required"));
   try {
-    const outcome = await deleteMessage(ctx.database.db, { id: messageId, senderId: userOf(socket).id });
+    const outcome = await ctx.database.query((db) => deleteMessage(db, { id: messageId, senderId: userOf(socket).id }));
     if (outcome === "not_found" || outcome === "forbidden") return ack?.(fail(outcome, `cannot delete this message: ${outcome}`));
     const event = { messageId, [v.roomKey]: outcome.roomId, deletedBy: userOf(socket).id };
     nsp.to(outcome.roomId).emit(v.delete!, event);

@@ -117,7 +117,7 @@ export interface ConversationInput {
  */
 export async function createConversation(ctx: ModuleContext, input: ConversationInput): Promise<ConversationView | "exists"> {
   const id = input.id ?? Bun.randomUUIDv7();
-  const created = await insertConversation(ctx.database.db, { id, tenantId: input.tenantId, title: input.name, participantIds: input.participants });
+  const created = await ctx.database.query((db) => insertConversation(db, { id, tenantId: input.tenantId, title: input.name, participantIds: input.participants }));
   if (created === "exists") return "exists";
   const members = created.participantIds.map(userRoom);
   for (const nsp of ctx.namespaces) {
@@ -130,7 +130,7 @@ export async function createConversation(ctx: ModuleContext, input: Conversation
 }
 
 export async function getConversation(ctx: ModuleContext, id: string): Promise<ConversationView | undefined> {
-  const found = await findConversation(ctx.database.db, id);
+  const found = await ctx.database.query((db) => findConversation(db, id));
   return found && viewOf(found);
 }
 
@@ -145,7 +145,7 @@ export interface ParticipantsView {
  * removed leaves it in every namespace (a conversation room is for participants only).
  */
 export async function changeParticipants(ctx: ModuleContext, id: string, change: ParticipantChange): Promise<ParticipantsView | "not_found"> {
-  const changed = await updateParticipants(ctx.database.db, id, change);
+  const changed = await ctx.database.query((db) => updateParticipants(db, id, change));
   if (changed === "not_found") return "not_found";
   const { added, removed } = changed;
   for (const nsp of ctx.namespaces) {

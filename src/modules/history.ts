@@ -57,7 +57,7 @@ async function onHistory(ctx: ModuleContext, socket: Socket, args: unknown[]): P
   const before = rawBefore === undefined || rawBefore === null ? undefined : stringField(payload, "before", MAX_CURSOR_CHARS);
   if (rawBefore !== undefined && rawBefore !== null && before === undefined) return ack(fail("invalid_cursor", "before must be a nextCursor from a previous page"));
   try {
-    const page = await readHistory(ctx.database.db, roomId, { before, limit });
+    const page = await ctx.database.query((db) => readHistory(db, roomId, { before, limit }));
     if ("code" in page) return ack(fail(page.code, "before must be a nextCursor from a previous page"));
     ack(ok({ roomId, messages: page.messages.map(entryOf), nextCursor: page.nextCursor ?? null }));
   } catch (err) {

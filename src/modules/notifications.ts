@@ -60,10 +60,10 @@ function targets(ctx: Pick<ModuleContext, "namespaces">, userId: string): Return
  * Throws when the database refuses (the HTTP API maps it to a 5xx).
  */
 export async function createNotification(ctx: ModuleContext, input: NotificationInput): Promise<NotificationView> {
-  const row = await insertNotification(ctx.database.db, {
+  const row = await ctx.database.query((db) => insertNotification(db, {
     userId: input.userId, tenantId: input.tenantId ?? null, type: input.type,
     title: input.title ?? null, body: input.body ?? null, data: input.data ?? null,
-  });
+  }));
   const notification = viewOf(row);
   const seed001 = { id: notification.id, title: notification.title, message: notification.body, type: notification.type, created_at: notification.createdAt };
   for (const to of targets(ctx, input.userId)) {
@@ -77,7 +77,7 @@ export async function createNotification(ctx: ModuleContext, input: Notification
 
 /** Sends the user's unread count to all their devices: `notification:count` {count} and `unreadCount` count. */
 export async function pushUnreadCount(ctx: ModuleContext, userId: string): Promise<number> {
-  const count = await unreadCount(ctx.database.db, userId);
+  const count = await ctx.database.query((db) => unreadCount(db, userId));
   for (const to of targets(ctx, userId)) {
     to.emit("notification:count", { count });
     to.emit("unreadCount", count);
@@ -119,7 +119,7 @@ async function run(socket: Socket, event: string, ack: AckFn | undefined, fn: ()
 }
 
 async function getCount(ctx: ModuleContext, socket: Socket): Promise<Reply> {
-  const count = await unreadCount(ctx.database.db, userOf(socket).id);
+  const count = await ctx.database.query((db) => unreadCount(db, userOf(socket).id));
   socket.emit("notification:count", { count });
   socket.emit("unreadCount", count);
   return ok({ count });
@@ -134,7 +134,7 @@ async function read(ctx: ModuleContext, socket: Socket, payload: Record<string, 
   const notificationId = notificationIdOf(payload);
   if (notificationId === undefined) return fail("bad_request", "notificationId is required");
   const userId = userOf(socket).id;
-  const outcome = await markNotificationRead(ctx.database.db, notificationId, userId);
+  const outcome = await ctx.database.query((db) => markNotificationRead(db, notificationId, userId));
   if (outcome === "not_found") return fail("not_found", "no such notification");
   const readAt = outcome.readAt.toISOString();
   socket.emit("notification_read_confirmed", { notificationId, notification_id: notificationId, readAt });
@@ -148,7 +148,7 @@ async function remove(ctx: ModuleContext, socket: Socket, payload: Record<string
   const notificationId = notificationIdOf(payload);
   if (notificationId === undefined) return fail("bad_request", "notificationId is required");
   const userId = userOf(socket).id;
-  if ((await deleteNotification(ctx.database.db, notificationId, userId)) === "not_found") return fail("not_found", "no such notification");
+  if ((await ctx.database.query((db) => deleteNotification(db, notificationId, userId))) === "not_found") return fail("not_found", "no such notification");
   for (const to of targets(ctx, userId)) to.emit("notification:delete", { notificationId, deletedBy: userId });
   const count = await pushUnreadCount(ctx, userId);
   return ok({ notificationId, count });
@@ -156,7 +156,7 @@ async function remove(ctx: ModuleContext, socket: Socket, payload: Record<string
 
 async function readAll(ctx: ModuleContext, socket: Socket): Promise<Reply> {
   const userId = userOf(socket).id;
-  const updated = await markAllRead(ctx.database.db, userId);
+  const updated = await ctx.database.query((db) => markAllRead(db, userId));
   const readAt = new Date().toISOString();
   for (const to of targets(ctx, userId)) to.emit("notification:read-all", { userId, readAt, updated });
   const count = await pushUnreadCount(ctx, userId);
@@ -168,7 +168,7 @@ async function list(ctx: ModuleContext, socket: Socket, payload: Record<string, 
   const limit = typeof payload.limit === "number" && Number.isInteger(payload.limit) && payload.limit > 0 ? Math.min(payload.limit, maxLimit) : Math.min(DEFAULT_LIST_LIMIT, maxLimit);
   const before = payload.before === undefined || payload.before === null ? undefined : stringField(payload, "before");
   if (payload.before !== undefined && payload.before !== null && (before === undefined || !isUuid(before))) return fail("invalid_cursor", "before must be a notification id from a previous page");
-  const rows = await listNotifications(ctx.database.db, userOf(socket).id, { limit: limit + 1, before, unreadOnly: payload.unreadOnly === true });
+  const rows = await ctx.database.query((db) => listNotifications(db, userOf(socket).id, { limit: limit + 1, before, unreadOnly: payload.unreadOnly === true }));
   const page = rows.slice(0, limit).map(viewOf);
   return ok({ notifications: page, nextCursor: rows.length > limit ? page.at(-1)!.id : null });
 }

@@ -96,7 +96,7 @@ class PresenceTracker {
       else unknown.push(userId);
     }
     if (unknown.length === 0) return result;
-    const stored = await storedLastSeen(this.#ctx.database.db, unknown);
+    const stored = await this.#ctx.database.query((db) => storedLastSeen(db, unknown));
     for (const userId of unknown) result[userId] = { online: false, lastSeen: stored.get(userId)?.toISOString() ?? null };
     return result;
   }

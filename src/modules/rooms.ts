@@ -16,7 +16,7 @@ export async function mayJoin(ctx: ModuleContext, socket: Socket, roomId: string
   if (roomId.startsWith("tenant:")) return roomId === `tenant:${user.tenantId}` ? null : fail("forbidden", "not your tenant");
   if (socket.rooms.size >= ctx.config.limits.maxRoomsPerSocket + 1) return fail("too_many_rooms", "room limit reached");
   try {
-    const answer = await isParticipant(ctx.database.db, roomId, user.id);
+    const answer = await ctx.database.query((db) => isParticipant(db, roomId, user.id));
     if (answer === false) return fail("forbidden", "not a participant of this conversation");
     return null;
   } catch (err) {

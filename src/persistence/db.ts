@@ -29,6 +29,12 @@ export interface Database {
   isReady(): boolean;
   /** True when migrated and a trivial query answers within `pingTimeoutMs`; never throws. */
   ping(): Promise<boolean>;
+  /**
+   * Runs one request-path query with a client-side deadline (`queryTimeoutMs`): in a network partition
+   * the server's statement_timeout never arrives, so without it a socket event or an HTTP call would
+   * await forever. Rejects with QueryTimeoutError on expiry; the query itself may still finish later.
+   */
+  query<T>(run: (db: Db) => PromiseLike<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -45,6 +51,8 @@ export interface OpenOptions {
   statementTimeoutMs?: number;
   /** @default 2_000 */
   pingTimeoutMs?: number;
+  /** Deadline of `query()`. @default 3_000 */
+  queryTimeoutMs?: number;
   /** close() waits this long for running queries, then cuts the connections. @default 5_000 */
   closeTimeoutMs?: number;
   /** @default the repository's drizzle/ folder */
@@ -66,6 +74,26 @@ export class DatabaseError extends Error {
   }
 }
 
+/** A request-path query that got no answer within its deadline (a partition, a stuck pool). */
+export class QueryTimeoutError extends Error {
+  readonly code = "QUERY_TIMEOUT";
+  constructor(timeoutMs: number) {
+    super(`the database did not answer within ${timeoutMs} ms`);
+    this.name = "QueryTimeoutError";
+  }
+}
+
+/** `promise`, or a QueryTimeoutError after `timeoutMs`. */
+export async function withDeadline<T>(promise: PromiseLike<T>, timeoutMs: number): Promise<T> {
+  let timer: Timer | undefined;
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new QueryTimeoutError(timeoutMs)), timeoutMs)));
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Opens the database and applies pending migrations. Throws DatabaseError when the configuration
  * cannot work; a Postgres that is only unreachable yields a Database whose `ready` settles later.
@@ -73,12 +101,13 @@ export class DatabaseError extends Error {
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   const migrationsFolder = options.migrationsFolder ?? DEFAULT_MIGRATIONS;
   const pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
+  const queryTimeoutMs = options.queryTimeoutMs ?? 3_000;
   return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options, migrationsFolder, pingTimeoutMs)
-    : openPglite(options.dataDir, migrationsFolder, pingTimeoutMs);
+    ? openPostgres(options.databaseUrl, options, migrationsFolder, pingTimeoutMs, queryTimeoutMs)
+    : openPglite(options.dataDir, migrationsFolder, pingTimeoutMs, queryTimeoutMs);
 }
 
-async function openPostgres(url: string, options: OpenOptions, migrationsFolder: string, pingTimeoutMs: number): Promise<Database> {
+async function openPostgres(url: string, options: OpenOptions, migrationsFolder: string, pingTimeoutMs: number, queryTimeoutMs: number): Promise<Database> {
   const clientOptions = {
     onnotice: () => {},
     connect_timeout: Math.ceil((options.connectTimeoutMs ?? 5_000) / 1000),
@@ -131,6 +160,7 @@ async function openPostgres(url: string, options: OpenOptions, migrationsFolder:
     ready,
     isReady: () => isMigrated,
     ping: async () => isMigrated && pingOf(db, pingTimeoutMs),
+    query: (run) => withDeadline(run(db), queryTimeoutMs),
     close: () => {
       isClosed = true;
       return client.end({ timeout: (options.closeTimeoutMs ?? 5_000) / 1000 });
@@ -181,7 +211,7 @@ export function redactUrl(url: string): string {
   return parsed.toString();
 }
 
-async function openPglite(dataDir: string, migrationsFolder: string, pingTimeoutMs: number): Promise<Database> {
+async function openPglite(dataDir: string, migrationsFolder: string, pingTimeoutMs: number, queryTimeoutMs: number): Promise<Database> {
   const isMemory = dataDir.startsWith("memory://");
   const folder = isMemory ? dataDir : join(resolve(dataDir), "pglite");
   let client: PGlite;
@@ -204,6 +234,7 @@ async function openPglite(dataDir: string, migrationsFolder: string, pingTimeout
     ready: Promise.resolve(),
     isReady: () => true,
     ping: () => pingOf(db, pingTimeoutMs),
+    query: (run) => withDeadline(run(db), queryTimeoutMs),
     async close() {
       if (!client.closed) await client.close();
     },
