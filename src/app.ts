@@ -66,6 +66,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimit: { events: config.limits.rateLimitEvents, windowMs: config.limits.rateLimitWindowMs },
     maxBufferedBytes: config.limits.maxBufferedBytes,
     maxBackpressureMs: config.limits.maxBackpressureMs,
+    partialPacketTimeout: config.limits.partialPacketTimeoutMs,
+    maxPartialPacketBytes: config.limits.maxPartialPacketBytes,
+    maxRefusedConnects: config.limits.maxRefusedConnects,
     adapter: redis?.adapter,
     connectionStateRecovery: recoveryMaxDisconnectionMs > 0 && recoveryNamespaces.length > 0
       ? { maxDisconnectionDuration: recoveryMaxDisconnectionMs, namespaces: recoveryNamespaces }

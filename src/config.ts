@@ -51,6 +51,9 @@ export interface LimitsConfig {
   readonly maxRoomsPerSocket: number;
   readonly maxBufferedBytes: number;
   readonly maxBackpressureMs: number;
+  readonly partialPacketTimeoutMs: number;
+  readonly maxPartialPacketBytes: number;
+  readonly maxRefusedConnects: number;
   readonly historyMaxLimit: number;
   readonly recoveryMaxDisconnectionMs: number;
   /** Namespaces with connection state recovery on (their events carry an offset argument). */
@@ -144,6 +147,9 @@ export const DEFAULTS = {
   MAX_ROOMS_PER_SOCKET: "1000", //      rooms one socket may be in; a join past it is refused {code:"too_many_rooms"}
   MAX_BUFFERED_BYTES: "1048576", //     unsent bytes per connection (WebSocket backpressure limit, polling buffer); past it the connection ends with reason "slow consumer" (volatile events are dropped from 64 KiB on)
   MAX_BACKPRESSURE_MS: "30000", //      a WebSocket backpressured this long while written to ends with "slow consumer"
+  PARTIAL_PACKET_TIMEOUT_MS: "10000", // a binary packet (header + attachments) not received whole by then ends its connection (1008 "binary packet not completed in time"); one packet is also bounded by MAX_PAYLOAD_BYTES, and attachments before CONNECT are refused
+  MAX_PARTIAL_PACKET_BYTES: "67108864", // bytes held in half-received binary packets across the server; the connection whose frame goes past it ends (1008 "server busy with partial packets")
+  MAX_REFUSED_CONNECTS: "10", //        refused CONNECTs (bad token, unknown namespace) one connection may send; the last CONNECT_ERROR is sent, then the connection ends (1008 "too many refused CONNECTs")
   HISTORY_MAX_LIMIT: "100", //          largest page the history API returns
   RECOVERY_MAX_DISCONNECTION_MS: "120000", // connection state recovery window; 0 disables recovery
   RECOVERY_NAMESPACES: undefined, //    comma list of namespaces with recovery on (events then carry an extra offset argument)
@@ -218,6 +224,9 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
       maxRoomsPerSocket: r.int("MAX_ROOMS_PER_SOCKET", 1),
       maxBufferedBytes: r.int("MAX_BUFFERED_BYTES", 1024),
       maxBackpressureMs: r.int("MAX_BACKPRESSURE_MS", 1),
+      partialPacketTimeoutMs: r.int("PARTIAL_PACKET_TIMEOUT_MS", 1),
+      maxPartialPacketBytes: r.int("MAX_PARTIAL_PACKET_BYTES", 1),
+      maxRefusedConnects: r.int("MAX_REFUSED_CONNECTS", 1),
       historyMaxLimit: r.int("HISTORY_MAX_LIMIT", 1),
       recoveryMaxDisconnectionMs: r.int("RECOVERY_MAX_DISCONNECTION_MS"),
       recoveryNamespaces: r.namespaces("RECOVERY_NAMESPACES"),

@@ -17,7 +17,11 @@ export type EngineCloseReason =
   // maxBufferedBytes, over backpressure for maxBackpressureMs, or a polling buffer past maxBufferedBytes).
   | "slow consumer"
   // Ours: the client went on sending far past its event rate limit (socketio/socket.ts).
-  | "rate limited";
+  | "rate limited"
+  // Ours: the client broke a limit of the layer above (binary attachments before CONNECT, a
+  // half-received packet too big or too slow, too many refused CONNECTs). A WebSocket is closed
+  // with code 1008 and the limit in its reason; the detail is what socketio/client.ts passes.
+  | "policy violation";
 
 /** The layer above (socketio/client.ts) implements this; set once, right after the session opens. */
 export interface SessionHandler {
@@ -385,14 +389,14 @@ export class Session implements HeartbeatMember {
   }
 
   /** Ends the session. MUST be idempotent: transports, timers and the layer above all call it. */
-  close(reason: EngineCloseReason): void {
+  close(reason: EngineCloseReason, detail?: string): void {
     if (!this.isOpen) return;
     this.isOpen = false;
     // A server-side close MUST deliver what was written just before it (the DISCONNECT packets of
     // socket.disconnect(true)) ahead of the close packet, in a separate response, as engine.io
     // drains its write buffer first: socket.io-client defers decoded packets by a tick, so a close
     // packet in the same payload overtakes the DISCONNECT ("transport close", not "io server disconnect").
-    const isDrained = this.#ws === null && (reason === "forced close" || reason === "server shutting down");
+    const isDrained = this.#ws === null && (reason === "forced close" || reason === "server shutting down" || reason === "policy violation");
     const last = isDrained ? this.#buffer : [];
     this.#buffer = [];
     this.#bufferedBytes = 0;
@@ -400,6 +404,7 @@ export class Session implements HeartbeatMember {
     this.#pendingPoll = null;
     // A slow consumer's close frame would wait behind the data it does not read: cut it.
     if (this.#ws !== null && reason === "slow consumer") this.#ws.terminate();
+    else if (this.#ws !== null && reason === "policy violation") this.#ws.close(1008, detail ?? reason);
     else if (this.#ws !== null && reason !== "transport close") this.#ws.close();
     if (this.#isClosedByClient) {
       // Reachable a moment for the GET that may be on its way; no longer counted against the limits.

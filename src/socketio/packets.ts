@@ -97,13 +97,19 @@ export class PacketDecoder {
     this.#maxAttachments = maxAttachments;
   }
 
+  /** true while a binary packet's attachments are outstanding. */
+  get isReconstructing(): boolean {
+    return this.#isReconstructing;
+  }
+
   add(data: string | Uint8Array): Packet | undefined | null {
-    let packet: Packet | undefined;
+    let packet: Packet | undefined | null;
     try {
       // try/catch: socket.io-parser throws on malformed input (unknown type, bad JSON, attachments).
       if (!this.#isReconstructing && typeof data === "string" && !isBinaryHeader(data)) {
-        const fast = decodeEventFast(data);
-        if (fast !== undefined) return fast;
+        packet = decodeEventFast(data);
+        if (packet === null) return null;
+        if (packet !== undefined) return isAckIdValid(packet.id) ? packet : null;
         shared.add(data);
         packet = sharedDecoded;
         sharedDecoded = undefined;
@@ -119,6 +125,7 @@ export class PacketDecoder {
     // socket.io-parser checks a payload only when there is one: `42` decodes to an EVENT without
     // data, which the spec forbids (an EVENT payload is a non-empty array) and handlers cannot take.
     if (packet !== undefined && (packet.type === PacketType.EVENT || packet.type === PacketType.BINARY_EVENT) && !Array.isArray(packet.data)) return null;
+    if (packet !== undefined && !isAckIdValid(packet.id)) return null;
     return packet;
   }
 
@@ -136,8 +143,15 @@ export class PacketDecoder {
   }
 }
 
+// socket.io-parser reads an id of any length with Number(): `2` + "9" × 400 gives Infinity and
+// 2^53 + 1 rounds to 2^53, so the ack would be answered as `3Infinity[…]` or under another id.
+// socket.io's own isPacketValid wants an integer; a safe one is the only kind that round-trips.
+function isAckIdValid(id: number | undefined): boolean {
+  return id === undefined || Number.isSafeInteger(id);
+}
+
 /** BINARY_EVENT (5) and BINARY_ACK (6) announce attachments that follow as binary frames. */
-function isBinaryHeader(data: string): boolean {
+export function isBinaryHeader(data: string): boolean {
   const type = data.charCodeAt(0);
   return type === 53 || type === 54;
 }

@@ -40,6 +40,22 @@ export interface ServerOptions {
   perMessageDeflate?: boolean | { threshold?: number };
   /** Binary attachments allowed in one packet. @default 10 */
   maxAttachments?: number;
+  /**
+   * A binary packet (header plus attachments) MUST arrive whole within this time, or the connection
+   * ends with "policy violation". Its bytes are bounded by `maxHttpBufferSize` on one connection.
+   * @default 10000
+   */
+  partialPacketTimeout?: number;
+  /**
+   * Bytes held in half-received binary packets across the whole server; a frame past it ends its
+   * connection with "policy violation". @default 67108864 (64 MiB)
+   */
+  maxPartialPacketBytes?: number;
+  /**
+   * CONNECTs refused (middleware error, unknown namespace) one connection may send; the last one's
+   * CONNECT_ERROR is written, then the connection ends with "policy violation". @default 10
+   */
+  maxRefusedConnects?: number;
   /** Builds each namespace's adapter. @default the local (Bun topics) adapter */
   adapter?: AdapterFactory;
   /** Refuse a handshake (checked before a session exists), e.g. connection limits. */
@@ -108,6 +124,9 @@ export interface ResolvedOptions {
   readonly connectTimeout: number;
   readonly maxHttpBufferSize: number;
   readonly maxAttachments: number;
+  readonly partialPacketTimeout: number;
+  readonly maxPartialPacketBytes: number;
+  readonly maxRefusedConnects: number;
   /** -1 when permessage-deflate is off. */
   readonly compressionThreshold: number;
   readonly cleanupEmptyChildNamespaces: boolean;
@@ -129,6 +148,9 @@ const DEFAULTS = {
   connectTimeout: 45_000,
   allowEIO3: true,
   maxAttachments: 10,
+  partialPacketTimeout: 10_000,
+  maxPartialPacketBytes: 64 * 1024 * 1024,
+  maxRefusedConnects: 10,
   cleanupEmptyChildNamespaces: false,
   maxDisconnectionDuration: 120_000,
   skipMiddlewares: true, // socket.io's code default (its docs example shows false)
@@ -169,6 +191,9 @@ export class Server extends Listeners {
       connectTimeout: options.connectTimeout ?? DEFAULTS.connectTimeout,
       maxHttpBufferSize: this.engine.options.maxHttpBufferSize,
       maxAttachments: options.maxAttachments ?? DEFAULTS.maxAttachments,
+      partialPacketTimeout: options.partialPacketTimeout ?? DEFAULTS.partialPacketTimeout,
+      maxPartialPacketBytes: options.maxPartialPacketBytes ?? DEFAULTS.maxPartialPacketBytes,
+      maxRefusedConnects: options.maxRefusedConnects ?? DEFAULTS.maxRefusedConnects,
       compressionThreshold: deflate === false ? -1 : deflate.threshold,
       cleanupEmptyChildNamespaces: options.cleanupEmptyChildNamespaces ?? DEFAULTS.cleanupEmptyChildNamespaces,
       maxDynamicNamespaces: options.maxDynamicNamespaces ?? DEFAULTS.maxDynamicNamespaces,

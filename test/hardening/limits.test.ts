@@ -1,11 +1,12 @@
 // Limits, each hit and answered: connections (total, per address) → 503 with a JSON reason, dynamic
 // namespaces → connect_error, per-socket event rate → "error" {code: "rate_limited"} then disconnect,
-// rooms per socket, and slow consumers (WebSocket and long-polling) → "slow consumer".
+// rooms per socket, binary packets (only once CONNECTed; bounded in bytes, time and server-wide),
+// unsafe ack ids → "parse error", refused CONNECTs per connection, and slow consumers (WebSocket and long-polling) → "slow consumer".
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "../../src/index.ts";
 import { startApp, tokenFor } from "../support/app.ts";
 import { client, connect, nextEvent } from "../support/client.ts";
-import { engineUrl, handshake, poll, post } from "../support/raw.ts";
+import { connectSocketIO, engineUrl, handshake, openWebSocket, parseOpen, poll, post, type RawWebSocket } from "../support/raw.ts";
 import { startServer } from "../support/server.ts";
 
 async function handshakeStatus(url: string): Promise<{ status: number; body: unknown }> {
@@ -166,5 +167,131 @@ describe("slow consumers", () => {
     expect(await reason.promise).toBe("slow consumer");
     expect((await poll(server.url, sid)).status).toBe(400); // the session is gone
     expect(server.io.engine.connectionCount()).toBe(0);
+  });
+});
+
+/** The frames a raw socket gets until it closes, and its close code and reason. */
+async function framesUntilClose(socket: RawWebSocket): Promise<{ frames: string[]; code: number; reason: string }> {
+  const frames: string[] = [];
+  for (;;) {
+    try {
+      const frame = await socket.nextNonPing();
+      frames.push(typeof frame === "string" ? frame : `<${frame.length} bytes>`);
+    } catch {
+      const { code, reason } = await socket.closed;
+      return { frames, code, reason };
+    }
+  }
+}
+
+const header = (count: number, nsp = "") => `45${count}-${nsp}["upload",${Array.from({ length: count }, (_, num) => `{"_placeholder":true,"num":${num}}`).join(",")}]`;
+
+describe("binary packets", () => {
+  test.concurrent("refuses binary attachments before the namespace CONNECT: the connection closes (1008) at the header, attachments unread", async () => {
+    await using server = await startServer();
+    using socket = await openWebSocket(server.url);
+    parseOpen(await socket.next());
+    socket.send(header(10));
+    for (let i = 0; i < 9; i++) socket.send(new Uint8Array(1_000_000));
+    expect(await framesUntilClose(socket)).toEqual({ frames: [], code: 1008, reason: "binary attachments before CONNECT" });
+    expect(server.io.engine.connectionCount()).toBe(0);
+  });
+
+  test.concurrent("refuses binary attachments for a namespace the connection has not joined", async () => {
+    await using server = await startServer();
+    server.io.of("/admin");
+    const { socket } = await connectSocketIO(server.url);
+    socket.send(header(1, "/admin,"));
+    expect(await framesUntilClose(socket)).toEqual({ frames: [], code: 1008, reason: "binary attachments before CONNECT" });
+  });
+
+  test.concurrent("ends a connection whose half-received packet grows past maxHttpBufferSize, and accepts one just under it", async () => {
+    const got = Promise.withResolvers<number[]>();
+    await using server = await startServer({ maxHttpBufferSize: 10_000 }, (io) => {
+      io.on("connection", (s: Socket) => s.on("upload", (...parts: Uint8Array[]) => got.resolve(parts.map((p) => p.byteLength))));
+    });
+    const ok = await connectSocketIO(server.url);
+    ok.socket.send(header(2));
+    ok.socket.send(new Uint8Array(4_000));
+    ok.socket.send(new Uint8Array(5_000));
+    expect(await got.promise).toEqual([4_000, 5_000]);
+    const { socket } = await connectSocketIO(server.url);
+    socket.send(header(3));
+    for (let i = 0; i < 3; i++) socket.send(new Uint8Array(6_000)); // each frame fits, the packet does not
+    expect(await framesUntilClose(socket)).toEqual({ frames: [], code: 1008, reason: "binary packet over maxHttpBufferSize" });
+    expect(ok.socket.isClosed).toBe(false);
+    ok.socket.close();
+  });
+
+  test.concurrent("ends a connection whose binary packet is not completed within partialPacketTimeout", async () => {
+    const reason = Promise.withResolvers<string>();
+    await using server = await startServer({ partialPacketTimeout: 200 }, (io) => {
+      io.on("connection", (s: Socket) => s.on("disconnect", (why: string) => reason.resolve(why)));
+    });
+    const { socket } = await connectSocketIO(server.url);
+    socket.send(header(10));
+    for (let i = 0; i < 9; i++) socket.send(new Uint8Array(1_000));
+    expect(await framesUntilClose(socket)).toEqual({ frames: [], code: 1008, reason: "binary packet not completed in time" });
+    expect(await reason.promise).toBe("policy violation");
+  });
+
+  test.concurrent("bounds the bytes held in half-received packets across the server: the connection that goes past maxPartialPacketBytes ends, the others go on", async () => {
+    const got = Promise.withResolvers<number[]>();
+    await using server = await startServer({ maxHttpBufferSize: 50_000, maxPartialPacketBytes: 60_000 }, (io) => {
+      io.on("connection", (s: Socket) => s.on("upload", (...parts: Uint8Array[]) => got.resolve(parts.map((p) => p.byteLength))));
+    });
+    const sockets = [(await connectSocketIO(server.url)).socket, (await connectSocketIO(server.url)).socket];
+    for (const socket of sockets) {
+      socket.send(header(2));
+      socket.send(new Uint8Array(35_000)); // 35 000 held by each: the second one to arrive is past the budget
+    }
+    const closed = await Promise.race(sockets.map((socket, i) => framesUntilClose(socket).then((result) => ({ i, ...result }))));
+    expect(closed).toMatchObject({ frames: [], code: 1008, reason: "server busy with partial packets" });
+    const survivor = sockets[1 - closed.i]!;
+    survivor.send(new Uint8Array(10));
+    expect(await got.promise).toEqual([35_000, 10]);
+    // The budget was given back: another connection's packet fits again.
+    const again = Promise.withResolvers<number[]>();
+    server.io.on("connection", (s: Socket) => s.on("upload", (...parts: Uint8Array[]) => again.resolve(parts.map((p) => p.byteLength))));
+    const third = await connectSocketIO(server.url);
+    third.socket.send(header(1));
+    third.socket.send(new Uint8Array(45_000));
+    expect(await again.promise).toEqual([45_000]);
+    survivor.close();
+    third.socket.close();
+  });
+});
+
+describe("ack ids", () => {
+  test.concurrent("answers an ack id up to 2^53 - 1 under the same id, and closes the connection on one that is not a safe integer (as a malformed packet)", async () => {
+    await using server = await startServer({}, (io) => {
+      io.on("connection", (s: Socket) => s.on("echo", (value: unknown, ack: (v: unknown) => void) => ack(value)));
+    });
+    const max = await connectSocketIO(server.url);
+    max.socket.send(`42${Number.MAX_SAFE_INTEGER}["echo",1]`);
+    expect(await max.socket.nextNonPing()).toBe(`43${Number.MAX_SAFE_INTEGER}[1]`);
+    max.socket.close();
+    for (const id of ["9007199254740993", "1" + "0".repeat(400)]) {
+      const { socket } = await connectSocketIO(server.url);
+      socket.send(`42${id}["echo",1]`);
+      expect(await framesUntilClose(socket)).toMatchObject({ frames: [] });
+      // Binary acks carry ids too.
+      const binary = await connectSocketIO(server.url);
+      binary.socket.send(`451-${id}["echo",{"_placeholder":true,"num":0}]`);
+      binary.socket.send(new Uint8Array(3));
+      expect(await framesUntilClose(binary.socket)).toMatchObject({ frames: [] });
+    }
+  });
+});
+
+test.concurrent("closes a connection after maxRefusedConnects refused CONNECTs, each answered with its CONNECT_ERROR first", async () => {
+  await using server = await startServer({ maxRefusedConnects: 5 }, (io) => {
+    io.use((_socket, next) => next(new Error("unauthorized")));
+  });
+  using socket = await openWebSocket(server.url);
+  parseOpen(await socket.next());
+  for (let i = 0; i < 8; i++) socket.send('40{"token":"bad"}');
+  expect(await framesUntilClose(socket)).toEqual({
+    frames: Array.from({ length: 5 }, () => '44{"message":"unauthorized"}'), code: 1008, reason: "too many refused CONNECTs",
   });
 });
