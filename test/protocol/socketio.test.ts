@@ -154,6 +154,9 @@ describe("malformed input closes the connection and spares everyone else", () =>
     ["a reserved event name (disconnect)", ['42["disconnect"]']],
     ["a reserved event name (connect_error)", ['42["connect_error",{}]']],
     ["a non-numeric ack id", ["43abc[]"]],
+    // socket.io-parser would read these as 2^53 (rounded) and Infinity: the ack could not come back under its id.
+    ["an ack id past 2^53 - 1", ['429007199254740993000["echo","x"]']],
+    ["an ack id of 10^400", ["42" + "1" + "0".repeat(400) + '["echo","x"]']],
     ["an ack whose payload is not an array", ['431{"a":1}']],
     ["a namespace without its leading slash", ['42nope,["x"]']],
     ["a CONNECT payload that is not an object", ['40"token"']],
@@ -189,18 +192,6 @@ describe("tolerated input", () => {
       using _ = socket;
       socket.send('43999["late"]');
       socket.send("4312[]");
-      await expectEcho(socket);
-    });
-  });
-
-  test.concurrent("answers a huge ack id without crashing", async () => {
-    await withBystander(async (server) => {
-      const { socket } = await connectSocketIO(server.url);
-      using _ = socket;
-      socket.send('429007199254740993000["echo","x"]');
-      const reply = await socket.nextText();
-      expect(reply).toStartWith("43");
-      expect(reply).toEndWith('["x"]');
       await expectEcho(socket);
     });
   });
