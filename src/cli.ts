@@ -8,7 +8,7 @@ import pkg from "../package.json" with { type: "json" };
 import { isCompiled } from "./assets.ts";
 import { issueToken } from "./auth/jwt.ts";
 import { ConfigError, DEFAULTS, loadConfig, type Config } from "./config.ts";
-import { configureLog, log, type LogFormat } from "./log.ts";
+import { configureLog, log, redactDebugOutput, type LogFormat } from "./log.ts";
 import { DatabaseError, redactUrl } from "./persistence/db.ts";
 import { DataDirLockedError, lockDataDir } from "./persistence/lock.ts";
 
@@ -68,6 +68,7 @@ async function start(): Promise<void> {
   const config = configOrExit();
   const format: LogFormat = config.logFormat === "auto" ? (process.stderr.isTTY ? "text" : "json") : config.logFormat;
   configureLog(config.logLevel, undefined, format);
+  redactDebugOutput();
   const fail = (message: string): never => {
     if (format === "json") log.error?.(message);
     else process.stderr.write(`bunsen: ${message}\n`);

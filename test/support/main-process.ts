@@ -5,9 +5,11 @@ import { join } from "node:path";
 
 export interface MainProcess extends AsyncDisposable {
   url: string;
-  proc: Bun.Subprocess<"ignore", "ignore", "pipe">;
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   /** Every log line so far, parsed (a line that is not JSON is kept as `{msg: line}`). */
   logs: Record<string, unknown>[];
+  /** Everything written to stdout so far (drained like stderr). */
+  stdout: string[];
   /** Settles once stderr closed: every line the process wrote is in `logs`. */
   logsDone: Promise<void>;
 }
@@ -25,9 +27,13 @@ export interface StartOptions {
 export async function startMainProcess(env: Record<string, string>, timeoutMs = 20_000, options: StartOptions = {}): Promise<MainProcess> {
   const proc = Bun.spawn(options.command ?? [process.execPath, join(ROOT, "src/main.ts")], {
     cwd: options.cwd ?? ROOT, env: { PORT: "0", HOST: "127.0.0.1", ...env }, // an ephemeral port on loopback by default
-    stdin: "ignore", stdout: "ignore", stderr: "pipe",
+    stdin: "ignore", stdout: "pipe", stderr: "pipe",
   });
   const logs: Record<string, unknown>[] = [];
+  const stdout: string[] = [];
+  void (async () => {
+    for await (const chunk of proc.stdout.pipeThrough(new TextDecoderStream()) as unknown as AsyncIterable<string>) stdout.push(chunk);
+  })();
   const listening = Promise.withResolvers<number>();
   const logsDone = (async () => {
     let rest = "";
@@ -50,7 +56,7 @@ export async function startMainProcess(env: Record<string, string>, timeoutMs = 
   try {
     const port = await listening.promise;
     return {
-      url: `http://127.0.0.1:${port}`, proc, logs, logsDone,
+      url: `http://127.0.0.1:${port}`, proc, logs, stdout, logsDone,
       async [Symbol.asyncDispose]() {
         proc.kill("SIGKILL");
         await proc.exited;
