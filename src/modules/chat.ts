@@ -171,6 +171,9 @@ function send(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatVocabul
         nsp.to(roomId).emit(v.confirmed, { ...message, id, status: "confirmed" });
         return;
       }
+      // Shutting down in a database outage: the spool keeps it and the next start stores it, so the
+      // sender (reconnected to another node, perhaps) must not hear "failed" and send it again.
+      if (result.error.code === "persist_deferred") return;
       ctx.metrics.messagesFailed++;
       const failure = { tempId, [v.roomKey]: roomId, error: result.error };
       // The sender may have reconnected meanwhile: its user room reaches every device it has.

@@ -5,6 +5,8 @@
 //   {"m": row}   a message was enqueued (row as the Writer got it; dates as ISO strings)
 //   {"f": id}    that message was answered with a failure: the sender heard "failed", so a replay
 //                MUST NOT persist it (a resend from the client would duplicate it)
+// A message the Writer could not store before it closed (persist_deferred: a shutdown during a
+// database outage) is not an answer: it stays pending, its segment is kept, the next start stores it.
 // A segment is deleted once it is sealed and every message journaled in it has been answered —
 // oldest first, so a failure record never outlives the message line it cancels. Success is not
 // journaled: a replayed message that was in fact stored is skipped by INSERT ... ON CONFLICT (id)
@@ -148,6 +150,7 @@ export class Spool {
     for (const { row, segment } of recovered) {
       let delayMs = this.#replayRetryMs;
       const onResult: OnResult = (result) => {
+        if (!result.ok && result.error.code === "persist_deferred") return; // closing: stays for the next start
         if (result.ok || result.error.code === "persist_rejected") {
           if (!result.ok) log.error?.("spooled message refused by the database", { id: row.id, error: result.error.message });
           if (--left === 0) done.resolve();
@@ -205,7 +208,7 @@ export class Spool {
       this.#pending++;
     }
     return (result: WriteResult) => {
-      const isAnswer = result.ok || !isReplay || result.error.code === "persist_rejected";
+      const isAnswer = result.ok || (result.error.code !== "persist_deferred" && (!isReplay || result.error.code === "persist_rejected"));
       if (isAnswer) {
         if (!result.ok && !this.#isClosed) this.#append(JSON.stringify({ f: row.id }) + "\n");
         segment.pending--;

@@ -18,8 +18,10 @@ export type WriteOp =
  * | queue_full       | `maxQueue` ops already waiting; answered synchronously inside enqueue | later, yes   |
  * | persist_failed   | transient errors outlived `maxRetries`, a flush deadline, or closed   | yes          |
  * | persist_rejected | the database refused this row (constraint, bad data)                 | no           |
+ * | persist_deferred | closing, the database did not take it; it stays in the spool and the  | no: the next |
+ * |                  | next start stores it (only message ops, only with a spool)           | start stores |
  */
-export type WriteErrorCode = "queue_full" | "persist_failed" | "persist_rejected";
+export type WriteErrorCode = "queue_full" | "persist_failed" | "persist_rejected" | "persist_deferred";
 export type WriteError = { readonly code: WriteErrorCode; readonly message: string };
 export type WriteResult = { readonly ok: true } | { readonly ok: false; readonly error: WriteError };
 export type OnResult = (result: WriteResult) => void;
@@ -78,6 +80,10 @@ const MAX_ROWS_PER_STATEMENT = 5_000;
 const OK: WriteResult = Object.freeze({ ok: true });
 const QUEUE_FULL: WriteResult = Object.freeze({ ok: false, error: Object.freeze({ code: "queue_full", message: "persistence queue is full" }) });
 const CLOSED: WriteResult = Object.freeze({ ok: false, error: Object.freeze({ code: "persist_failed", message: "writer is closed" }) });
+const DEFERRED: WriteResult = Object.freeze({
+  ok: false,
+  error: Object.freeze({ code: "persist_deferred", message: "not stored before shutdown: kept in the spool, stored at the next start" }),
+});
 
 export class Writer {
   readonly #db: Db;
@@ -270,12 +276,26 @@ export class Writer {
           await this.#persist(kind, rows.slice(0, half), callbacks.slice(0, half));
           return this.#persist(kind, rows.slice(half), callbacks.slice(half));
         }
-        if (attempt >= this.#maxRetries || this.#isGivingUp) return this.#fail(kind, callbacks, "persist_failed", error);
+        if (attempt >= this.#maxRetries || this.#isGivingUp) {
+          if (this.#isDeferred(kind)) return this.#defer(callbacks, error);
+          return this.#fail(kind, callbacks, "persist_failed", error);
+        }
         this.#retries++;
         log.warn?.("persist retry", { kind, rows: rows.length, attempt: attempt + 1, error: rootOf(error) });
         await this.#backoff(attempt);
       }
     }
+  }
+
+  // Closing (the sockets are gone: nobody would hear "failed"), a journaled message is not dropped:
+  // the spool keeps it and the next start stores it.
+  #isDeferred(kind: Kind): boolean {
+    return this.#isClosed && kind === "message" && this.#spool !== undefined;
+  }
+
+  #defer(callbacks: OnResult[], error: unknown): void {
+    log.warn?.("not stored before shutdown: kept in the spool for the next start", { rows: callbacks.length, error: rootOf(error) });
+    for (const onResult of callbacks) settle(onResult, DEFERRED);
   }
 
   #fail(kind: Kind, callbacks: OnResult[], code: WriteErrorCode, error: unknown): void {
@@ -313,14 +333,19 @@ export class Writer {
     this.#isGivingUp = true;
     this.#wakeBackoff?.();
     this.#wakeReady?.();
+    const ops = this.#ops.slice(this.#head);
     const callbacks = this.#callbacks.slice(this.#head);
     this.#head = this.#ops.length;
     this.#compact();
     if (callbacks.length === 0) return;
-    log.error?.("flush timed out", { dropped: callbacks.length, flushTimeoutMs: this.#flushTimeoutMs });
+    const failed: OnResult[] = [];
+    const deferred: OnResult[] = [];
+    for (let i = 0; i < ops.length; i++) (this.#isDeferred(ops[i]!.kind) ? deferred : failed).push(callbacks[i]!);
+    log.error?.("flush timed out", { dropped: failed.length, spooled: deferred.length, flushTimeoutMs: this.#flushTimeoutMs });
     const result: WriteResult = { ok: false, error: { code: "persist_failed", message: "flush timed out" } };
-    this.#failed += callbacks.length;
-    for (const onResult of callbacks) settle(onResult, result);
+    this.#failed += failed.length;
+    for (const onResult of failed) settle(onResult, result);
+    for (const onResult of deferred) settle(onResult, DEFERRED);
   }
 }
 
