@@ -6,7 +6,7 @@ import type { Server as BunServer, ServerWebSocket, WebSocketHandler } from "bun
 import { checkQuery, ENGINE_ERRORS, errorBody, errorStatus, type EngineError, type EngineErrorCode, type TransportName } from "./handshake.ts";
 import { decodeFrame, decodePayload, type Protocol } from "./packets.ts";
 import { Heartbeat } from "./heartbeat.ts";
-import { Session, SessionRequest, type WsData } from "./session.ts";
+import { Session, SessionRequest, type EngineCounters, type WsData } from "./session.ts";
 import { EngineSocket } from "./socket.ts";
 import { Listeners } from "../listeners.ts";
 import { log } from "../log.ts";
@@ -147,6 +147,8 @@ const TEXT_HEADERS = { "Content-Type": "text/plain; charset=UTF-8" };
  */
 export class Engine extends Listeners {
   readonly sessions = new Map<string, Session>();
+  /** Bytes in and out and dropped frames since start (metrics read them; nothing resets them). */
+  readonly counters: EngineCounters = { bytesIn: 0, bytesOut: 0, framesDropped: 0 };
   readonly options: ResolvedEngineOptions;
   /** Called once per new session, before its first packet is read (Socket.IO attaches its Client here). */
   onSession: (session: Session) => void = () => {};
@@ -239,7 +241,7 @@ export class Engine extends Listeners {
     this.#connectionCount++;
     this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     const request = new SessionRequest(req.headers, url.href, address, Date.now());
-    return new Session(randomId(), protocol, transport, request, this.options, this.#heartbeat, this.#forget);
+    return new Session(randomId(), protocol, transport, request, this.options, this.#heartbeat, this.#forget, this.counters);
   }
 
   // Session#end calls it once with isFinal (a failed upgrade too); a session closed by its client
@@ -277,9 +279,10 @@ export class Engine extends Listeners {
     this.sessions.set(session.sid, session);
     session.send(session.openPacket(this.#upgrades, this.options.maxHttpBufferSize));
     this.#open(session);
-    const body = session.poll(req.signal);
+    const body = session.poll(req.signal) as string;
     // The buffer holds at least the open packet, so poll() answers at once.
-    return new Response(body as string, { headers: this.#responseHeaders(req, TEXT_HEADERS, true) });
+    this.counters.bytesOut += Buffer.byteLength(body);
+    return new Response(body, { headers: this.#responseHeaders(req, TEXT_HEADERS, true) });
   }
 
   #poll(req: Request, session: Session): Response | Promise<Response> {
@@ -290,15 +293,21 @@ export class Engine extends Listeners {
       return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Overlapping poll request" });
     }
     const headers = this.#responseHeaders(req, TEXT_HEADERS, false);
-    if (typeof body === "string") return new Response(body, { headers });
-    return body.then((text) => text === null
-      ? this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Transport upgraded" })
-      : new Response(text, { headers }));
+    if (typeof body === "string") {
+      this.counters.bytesOut += Buffer.byteLength(body);
+      return new Response(body, { headers });
+    }
+    return body.then((text) => {
+      if (text === null) return this.#error(req, { code: ENGINE_ERRORS.BAD_REQUEST, message: "Transport upgraded" });
+      this.counters.bytesOut += Buffer.byteLength(text);
+      return new Response(text, { headers });
+    });
   }
 
   async #receive(req: Request, session: Session): Promise<Response> {
     const bytes = await readBodyCapped(req, this.options.maxHttpBufferSize);
     if (bytes === null) return this.#tooLarge(req, session);
+    this.counters.bytesIn += bytes.byteLength;
     const isBinary = req.headers.get("content-type")?.startsWith("application/octet-stream") ?? false;
     const packets = decodePayload(isBinary ? bytes : bytes.toString("utf8"), session.protocol);
     if (packets === null) {
@@ -400,6 +409,7 @@ export class Engine extends Listeners {
     },
     message: (ws: ServerWebSocket<WsData>, message: string | Buffer) => {
       const { session, isProbe } = ws.data;
+      this.counters.bytesIn += typeof message === "string" ? Buffer.byteLength(message) : message.byteLength;
       const packet = decodeFrame(message, session.protocol);
       if (isProbe) {
         if (packet === null) return ws.close(1003);
@@ -433,6 +443,12 @@ export class Engine extends Listeners {
     // Bodies are read with a cap (read-body.ts) so an oversized POST gets a JSON 413; Bun's own
     // limit only stops absurd uploads.
     return { idleTimeout, maxRequestBodySize: Math.max(maxHttpBufferSize * 4, 64 * 1024 * 1024), websocket: this.websocket };
+  }
+
+  /** Counts a topic publish: Bun answers the frame's size once, however many subscribers got it. */
+  countPublished(topic: string, status: number, excludedCount: 0 | 1): void {
+    if (status <= 0 || this.#bunServer === null) return;
+    this.counters.bytesOut += status * Math.max(0, this.#bunServer.subscriberCount(topic) - excludedCount);
   }
 
   /** Closes every session with `reason`. */

@@ -82,6 +82,19 @@ export class SessionRequest {
   }
 }
 
+/**
+ * What an engine's transports carried, as plain numbers bumped on the data path and read when
+ * metrics are scraped (never a call per frame into a metrics library).
+ */
+export interface EngineCounters {
+  /** Frame and polling-body bytes received (text frames counted in UTF-8). */
+  bytesIn: number;
+  /** Bytes written to WebSockets (a topic publish once per subscriber) and in polling responses. */
+  bytesOut: number;
+  /** Frames Bun dropped on a WebSocket over maxBufferedBytes (slow consumers). */
+  framesDropped: number;
+}
+
 export interface SessionTimings {
   pingIntervalMs: number;
   pingTimeoutMs: number;
@@ -134,8 +147,9 @@ export class Session implements HeartbeatMember {
   #onEnd: (session: Session, isFinal: boolean) => void;
 
   readonly #heartbeat: { readonly tick: number };
+  readonly #counters: EngineCounters;
 
-  constructor(sid: string, protocol: Protocol, transport: TransportName, request: SessionRequest, timings: SessionTimings, heartbeat: { readonly tick: number }, onEnd: (session: Session, isFinal: boolean) => void) {
+  constructor(sid: string, protocol: Protocol, transport: TransportName, request: SessionRequest, timings: SessionTimings, heartbeat: { readonly tick: number }, onEnd: (session: Session, isFinal: boolean) => void, counters: EngineCounters) {
     this.sid = sid;
     this.protocol = protocol;
     this.transport = transport;
@@ -143,6 +157,7 @@ export class Session implements HeartbeatMember {
     this.#timings = timings;
     this.#heartbeat = heartbeat;
     this.#onEnd = onEnd;
+    this.#counters = counters;
   }
 
   get ws(): ServerWebSocket<WsData> | null {
@@ -203,6 +218,9 @@ export class Session implements HeartbeatMember {
       // -1: queued over Bun's backpressure mark; 0: dropped (closing, or past maxBufferedBytes).
       const status = ws.send(data, compress);
       // Bun answers 0 for an empty frame it did send (an empty binary attachment): not a drop.
+      // Bun answers the bytes it wrote; a frame queued over the mark (-1) leaves later, whole.
+      if (status > 0) this.#counters.bytesOut += status;
+      else if (status < 0) this.#counters.bytesOut += typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
       if (status <= 0 && (status < 0 || data.length > 0)) this.#onBackpressure(status);
       else if (this.#backpressureSince !== 0) this.#backpressureSince = 0;
       return;
@@ -223,6 +241,7 @@ export class Session implements HeartbeatMember {
   // stays backpressured while we keep writing to it is ended too, before Bun's buffer fills.
   #onBackpressure(status: number): void {
     if (status === 0) {
+      this.#counters.framesDropped++;
       if (++this.droppedCount > this.#timings.maxDroppedFrames) this.close("slow consumer");
       return;
     }

@@ -29,6 +29,8 @@ export interface RedisAdapterOptions {
 export interface RedisAdapterFactory extends AdapterFactory {
   /** Both connections are ready: cross-node traffic flows (for /readyz). */
   isRedisReady(): boolean;
+  /** Publishes Redis refused or that failed on the wire since start (each one is also logged). */
+  publishErrorCount(): number;
 }
 
 const DEFAULTS = { key: "socket.io", requestsTimeoutMs: 5000 };
@@ -104,8 +106,15 @@ class RedisBus {
   /** Fire and forget: a failed publish is logged, never thrown into the caller's path. */
   publish(channel: string, message: string | Buffer): void {
     if (!this.isReady) return; // NEVER queue while down: stale broadcasts would arrive after the outage
-    this.pub.publish(channel, message).catch(onCommandError);
+    this.pub.publish(channel, message).catch(this.#onPublishError);
   }
+
+  publishErrorCount = 0;
+
+  readonly #onPublishError = (err: unknown): void => {
+    this.publishErrorCount++;
+    onCommandError(err);
+  };
 }
 
 function onCommandError(err: unknown): void {
@@ -115,7 +124,7 @@ function onCommandError(err: unknown): void {
 export function createRedisAdapter(options: RedisAdapterOptions): RedisAdapterFactory {
   const bus = new RedisBus(options);
   const factory = (host: AdapterHost) => new RedisAdapter(host, bus);
-  return Object.assign(factory, { isRedisReady: () => bus.isReady });
+  return Object.assign(factory, { isRedisReady: () => bus.isReady, publishErrorCount: () => bus.publishErrorCount });
 }
 
 export class RedisAdapter extends LocalAdapter {

@@ -125,8 +125,15 @@ class ShardedBus {
   /** Fire and forget; never queued while Redis is down (stale broadcasts would arrive late). */
   publish(channel: string, message: string | Buffer): void {
     if (!this.isReady) return;
-    this.pub.spublish(channel, message).catch(onCommandError);
+    this.pub.spublish(channel, message).catch(this.#onPublishError);
   }
+
+  publishErrorCount = 0;
+
+  readonly #onPublishError = (err: unknown): void => {
+    this.publishErrorCount++;
+    onCommandError(err);
+  };
 
   /** Subscribers of `channel` over every shard (PUBSUB SHARDNUMSUB). */
   async numSub(channel: string): Promise<number> {
@@ -151,7 +158,7 @@ function onCommandError(err: unknown): void {
 export function createShardedRedisAdapter(options: ShardedRedisAdapterOptions): RedisAdapterFactory {
   const bus = new ShardedBus(options);
   const factory = (host: AdapterHost) => new ShardedRedisAdapter(host, bus);
-  return Object.assign(factory, { isRedisReady: () => bus.isReady });
+  return Object.assign(factory, { isRedisReady: () => bus.isReady, publishErrorCount: () => bus.publishErrorCount });
 }
 
 export class ShardedRedisAdapter extends LocalAdapter {

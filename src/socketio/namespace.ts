@@ -155,11 +155,12 @@ export class Namespace extends Listeners implements AdapterHost {
   }
 
   publish(topic: string, packet: EncodedPacket, compress: boolean): void {
-    const server = this.server.engine.bunServer;
+    const { engine } = this.server;
+    const server = engine.bunServer;
     if (server === null) return;
     const threshold = this.server.options.compressionThreshold;
-    server.publish(topic, packet.text, compress && threshold >= 0 && packet.text.length >= threshold);
-    if (packet.attachments !== null) for (const attachment of packet.attachments) server.publish(topic, attachment);
+    engine.countPublished(topic, server.publish(topic, packet.text, compress && threshold >= 0 && packet.text.length >= threshold), 0);
+    if (packet.attachments !== null) for (const attachment of packet.attachments) engine.countPublished(topic, server.publish(topic, attachment), 0);
   }
 
   // --- broadcasting ----------------------------------------------------------------------------

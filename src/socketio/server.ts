@@ -167,6 +167,8 @@ export type ServeOptions = EngineServeOptions;
 export class Server extends Listeners {
   readonly engine: Engine;
   readonly options: ResolvedOptions;
+  /** Plain numbers bumped on the data path, for metrics to read (engine.counters has the transport's). */
+  readonly counters = { eventsRateLimited: 0 };
   /** The main namespace "/". */
   readonly sockets: Namespace;
   #namespaces = new Map<string, Namespace>();

@@ -311,8 +311,10 @@ export class Socket extends Listeners implements RoomMember {
   publishFrom(topic: string, packet: EncodedPacket, compress: boolean): void {
     const ws = this.client.session.ws;
     if (ws === null) return;
-    ws.publish(topic, packet.text, this.client.shouldCompress(compress, packet.text.length));
-    if (packet.attachments !== null) for (const attachment of packet.attachments) ws.publish(topic, attachment);
+    const { engine } = this.nsp.server;
+    // ws.publish skips the sender, one of the topic's subscribers.
+    engine.countPublished(topic, ws.publish(topic, packet.text, this.client.shouldCompress(compress, packet.text.length)), 1);
+    if (packet.attachments !== null) for (const attachment of packet.attachments) engine.countPublished(topic, ws.publish(topic, attachment), 1);
   }
 
   // --- incoming --------------------------------------------------------------------------------
@@ -369,6 +371,7 @@ export class Socket extends Listeners implements RoomMember {
       this.#isOverLimit = false;
       return true;
     }
+    this.nsp.server.counters.eventsRateLimited++;
     if (this.#tokens < -events * disconnectAfter) {
       log.info?.("rate limit: closing the connection", { sid: this.id, nsp: this.nsp.name, events, windowMs, disconnectAfter });
       this.client.session.close("rate limited");
