@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createVerifier, type Verifier } from "./auth/jwt.ts";
 import type { Config } from "./config.ts";
 import Redis, { Cluster } from "ioredis";
-import { Server, type Namespace, type ServerOptions } from "./index.ts";
+import { Server, type Namespace, type ServerOptions, type Socket } from "./index.ts";
 import { createRedisAdapter, type RedisAdapterFactory } from "./rooms/redis.ts";
 import { createShardedRedisAdapter } from "./rooms/sharded.ts";
 import { openDatabase, type Database } from "./persistence/db.ts";
@@ -77,10 +77,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const namespaces: Namespace[] = config.namespaces.map((name) => io.of(name));
   const metrics = new Metrics();
-  const ctx: ModuleContext = { io, config, database, writer, verifier, metrics, namespaces, isRedisReady: redis?.adapter.isRedisReady };
-  // One counting listener shared by every socket, not a closure per connection.
-  const countEventIn = () => { metrics.eventsIn++; };
-  for (const nsp of namespaces) nsp.on("connection", (socket) => socket.onAny(countEventIn));
+  const ctx: ModuleContext = {
+    io, config, database, writer, verifier, metrics, namespaces,
+    isRedisReady: redis?.adapter.isRedisReady, redisPublishErrors: redis?.adapter.publishErrorCount,
+  };
+  countTraffic(io, namespaces, metrics);
   registerAuth(ctx);
   // After registerAuth: its middleware names the user whose conversations this one looks up.
   registerConversations(ctx, { lookupTimeoutMs: options.modules?.conversationLookupTimeoutMs });
@@ -113,6 +114,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     } : {}),
     close: () => io.close(),
   };
+}
+
+// Listeners shared by every socket, not closures per connection. An event's name is its own label
+// only when some handler of the socket listens for it (the modules' events): a client cannot grow
+// the label set by inventing names.
+function countTraffic(io: Server, namespaces: readonly Namespace[], metrics: Metrics): void {
+  function countEventIn(this: Socket, event: string): void {
+    metrics.eventsIn++;
+    metrics.eventsByName.inc(this.listenerCount(event) > 0 ? event : "other");
+  }
+  const countDisconnect = (reason: string) => metrics.disconnects.inc(reason);
+  for (const nsp of namespaces) {
+    nsp.on("connection", (socket: Socket) => {
+      metrics.connects.inc(nsp.name);
+      socket.onAny(countEventIn);
+      socket.on("disconnect", countDisconnect);
+    });
+  }
+  io.onAckSent = (seconds) => metrics.ackSeconds.observe(seconds);
 }
 
 // Several nodes share Redis (rooms/redis.ts, or rooms/sharded.ts): one publisher and one subscriber

@@ -5,7 +5,7 @@
 import pkg from "../package.json" with { type: "json" };
 
 /** The packages the ready server loads beside the library's own dependencies. */
-const READY_SERVER_PACKAGES = ["jose", "drizzle-orm", "postgres", "@electric-sql/pglite", "ioredis", "socket.io-client"];
+const READY_SERVER_PACKAGES = ["jose", "drizzle-orm", "postgres", "@electric-sql/pglite", "ioredis", "prom-client", "socket.io-client"];
 
 const argv = Bun.argv.slice(2);
 const missing = READY_SERVER_PACKAGES.filter((name) => {

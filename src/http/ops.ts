@@ -1,21 +1,22 @@
 // Operations endpoints, public like any load balancer's probes: GET /healthz (the process answers),
 // GET /readyz (the database, and Redis when configured, answer; 503 otherwise), GET /metrics
-// (Prometheus text format 0.0.4, bunsen_* names).
+// (Prometheus text format 0.0.4: bunsen_*, process_* and nodejs_* names; http/prometheus.ts).
 import type { ModuleContext } from "../modules/context.ts";
 import { HttpError } from "./errors.ts";
-import { prometheusText } from "./prometheus.ts";
+import { createPrometheus, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import type { Route } from "./routes.ts";
 import type { EventThrottle } from "./throttle.ts";
 
 export type ReadinessChecks = Record<string, () => boolean | Promise<boolean>>;
 
 export function opsRoutes(ctx: ModuleContext, throttle: EventThrottle, readiness: ReadinessChecks): Route[] {
+  const scrape = createPrometheus(ctx, throttle);
   return [
     { method: "GET", path: "/healthz", isProtected: false, handler: () => Response.json({ status: "ok" }) },
     { method: "GET", path: "/readyz", isProtected: false, handler: () => ready(ctx, readiness) },
     {
       method: "GET", path: "/metrics", isProtected: false,
-      handler: () => new Response(prometheusText(ctx, throttle), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" } }),
+      handler: async () => new Response(await scrape(), { headers: { "Content-Type": PROMETHEUS_CONTENT_TYPE } }),
     },
   ];
 }

@@ -57,20 +57,27 @@ export function createRouter(ctx: ModuleContext, options: RouterOptions = {}): R
     segments: route.path.split("/").slice(1),
   }));
 
+  const { httpSeconds } = ctx.metrics;
   return async (req) => {
     const started = performance.now();
+    const matched: { route: string } = { route: "unmatched" };
     let response: Response;
     try {
-      response = await dispatch(routes, req, auth.authorize);
+      response = await dispatch(routes, req, auth.authorize, matched);
     } catch (error) {
       response = errorResponse(error, req);
     }
-    log.debug?.("http", { method: req.method, path: new URL(req.url).pathname, status: response.status, ms: performance.now() - started });
+    const ms = performance.now() - started;
+    // The route's pattern, never the raw path: the label set stays the route table's size.
+    httpSeconds.observe({ method: HTTP_METHODS.has(req.method) ? req.method : "other", route: matched.route, status: String(response.status) }, ms / 1000);
+    log.debug?.("http", { method: req.method, path: new URL(req.url).pathname, status: response.status, ms });
     return response;
   };
 }
 
-async function dispatch(routes: CompiledRoute[], req: Request, authorize: (req: Request) => Promise<unknown>): Promise<Response> {
+const HTTP_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+async function dispatch(routes: CompiledRoute[], req: Request, authorize: (req: Request) => Promise<unknown>, matched: { route: string }): Promise<Response> {
   const { pathname } = new URL(req.url);
   const segments = pathname.split("/").slice(1);
   // HEAD is GET without the body (health probes use it).
@@ -83,6 +90,7 @@ async function dispatch(routes: CompiledRoute[], req: Request, authorize: (req: 
       allowed.push(route.method);
       continue;
     }
+    matched.route = route.path;
     if (route.isProtected) await authorize(req);
     const response = await route.handler(req, params);
     return req.method === "HEAD" ? new Response(null, response) : response;

@@ -23,7 +23,7 @@ export interface AdminStats {
   namespaces: Record<string, NamespaceStats>;
   eventsPerSecond: { in: number; out: number };
   events: { in: number; out: number };
-  messages: { confirmed: number; failed: number };
+  messages: { confirmed: number; failed: number; refused: number };
   persistence: WriterStats;
   confirmLatencyMs: { count: number; p50: number | null; p99: number | null };
   uptimeS: number;
@@ -43,7 +43,7 @@ export async function adminStats(ctx: ModuleContext): Promise<AdminStats> {
     namespaces: stats.namespaces,
     eventsPerSecond: metrics.rates(),
     events: { in: metrics.eventsIn, out: metrics.eventsOut },
-    messages: { confirmed: metrics.messagesConfirmed, failed: metrics.messagesFailed },
+    messages: { confirmed: metrics.messagesConfirmed, failed: metrics.messagesFailed, refused: metrics.messagesRefused.total() },
     persistence: ctx.writer.stats(),
     confirmLatencyMs: metrics.confirmLatency.percentiles(),
     uptimeS: Math.round((Date.now() - metrics.startedAt) / 1000),

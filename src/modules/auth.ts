@@ -56,14 +56,18 @@ export function registerAuth(ctx: ModuleContext): void {
       const identified = token === undefined && isTrusting
         ? Promise.resolve(handshakeIdentity({ auth: socket.handshake.auth, query: socket.handshake.query }))
         : verifier.identify(token);
+      const refuse = (code: string) => {
+        ctx.metrics.authFailures.inc(code);
+        next(unauthorized(code));
+      };
       identified.then((identity) => {
-        if (isAuthError(identity)) return next(unauthorized(identity.code));
-        if (nsp.name === "/admin" && !identity.roles.includes("admin")) return next(unauthorized("forbidden"));
+        if (isAuthError(identity)) return refuse(identity.code);
+        if (nsp.name === "/admin" && !identity.roles.includes("admin")) return refuse("forbidden");
         socket.data.user = identity;
         next();
       }, (err) => {
         log.error?.("token verification failed", { err });
-        next(unauthorized("token_invalid"));
+        refuse("token_invalid");
       });
     });
     nsp.on("connection", (socket: Socket) => onConnection(ctx, nsp, socket));

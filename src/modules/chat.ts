@@ -124,7 +124,7 @@ function send(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatVocabul
   // A media message may come without text (an image alone).
   const body = v.bodyOf(payload) ?? (mediaUrl === undefined ? undefined : "");
   const refuse = (code: string, message: string) => {
-    ctx.metrics.messagesFailed++;
+    ctx.metrics.messagesRefused.inc(code);
     socket.emit(v.failed, { tempId, [v.roomKey]: roomId ?? null, error: { code, message } });
     if (v.isNestGateway) {
       emitNestException(socket, message);
@@ -166,8 +166,7 @@ function send(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatVocabul
       const savedMs = performance.now() - started;
       log.debug?.("roomMessage", { roomId, emittedMs, savedMs, ok: result.ok });
       if (result.ok) {
-        ctx.metrics.messagesConfirmed++;
-        ctx.metrics.confirmLatency.record(savedMs);
+        ctx.metrics.recordConfirm(savedMs);
         nsp.to(roomId).emit(v.confirmed, { ...message, id, status: "confirmed" });
         return;
       }

@@ -18,6 +18,8 @@ export interface ModuleContext {
   readonly namespaces: readonly Namespace[];
   /** Whether the cluster bus is up; undefined on a single node (no REDIS_URL). */
   readonly isRedisReady?: () => boolean;
+  /** Redis publishes that failed since start; undefined on a single node. */
+  readonly redisPublishErrors?: () => number;
 }
 
 /** The answer every module acks with: `{ok: true, data}` or `{ok: false, error: {code, message}}`. */

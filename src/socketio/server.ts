@@ -169,6 +169,8 @@ export class Server extends Listeners {
   readonly options: ResolvedOptions;
   /** Plain numbers bumped on the data path, for metrics to read (engine.counters has the transport's). */
   readonly counters = { eventsRateLimited: 0 };
+  /** When set, called with the seconds between a client's event and the server's ack of it (metrics). */
+  onAckSent: ((seconds: number) => void) | null = null;
   /** The main namespace "/". */
   readonly sockets: Namespace;
   #namespaces = new Map<string, Namespace>();

@@ -413,10 +413,13 @@ export class Socket extends Listeners implements RoomMember {
 
   #ackFor(id: number): Ack {
     let isSent = false;
+    const onAckSent = this.nsp.server.onAckSent;
+    const receivedAt = onAckSent === null ? 0 : performance.now();
     return (...args: unknown[]) => {
       if (isSent || !this.connected) return;
       isSent = true;
       this.nsp.emitToSocket(this, { type: PacketType.ACK, nsp: this.nsp.name, id, data: args }, {});
+      onAckSent?.((performance.now() - receivedAt) / 1000);
     };
   }
 

@@ -1,5 +1,5 @@
 // Operations endpoints over real HTTP: /healthz, /readyz (200, and 503 with the database cut off
-// through a TCP proxy), /metrics as Prometheus text, GET /api/stats (issue 4).
+// through a TCP proxy), GET /api/stats. /metrics has its own file (metrics.test.ts).
 import { describe, expect, test } from "bun:test";
 import { startApp } from "../support/app.ts";
 import { createTestDatabase, databaseUrl } from "../support/services.ts";
@@ -31,51 +31,6 @@ describe("health and readiness", () => {
     proxy.setMode("up");
     expect(await call(server.url, "/readyz", { auth: null })).toMatchObject({ status: 200 });
   }, 15_000);
-});
-
-// Text format 0.0.4: HELP and TYPE before a family's samples, `name{labels} value` lines.
-function parsePrometheus(text: string): Map<string, { type: string; samples: { labels: string; value: number }[] }> {
-  const families = new Map<string, { type: string; samples: { labels: string; value: number }[] }>();
-  const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$/;
-  expect(text.endsWith("\n")).toBe(true);
-  for (const line of text.trimEnd().split("\n")) {
-    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|summary|histogram|untyped)$/.exec(line);
-    if (type) {
-      expect(families.has(type[1]!)).toBe(false);
-      families.set(type[1]!, { type: type[2]!, samples: [] });
-      continue;
-    }
-    if (line.startsWith("# HELP ")) continue;
-    const match = sample.exec(line);
-    if (match === null) throw new Error(`not a Prometheus sample line: ${line}`);
-    const family = families.get(match[1]!);
-    if (family === undefined) throw new Error(`sample before its TYPE: ${line}`);
-    family.samples.push({ labels: match[2] ?? "", value: Number(match[3]) });
-  }
-  return families;
-}
-
-describe("/metrics", () => {
-  test("parses as Prometheus text with bunsen_* families that follow the traffic", async () => {
-    await using server = await startApp({ env: { API_KEY } });
-    using alice = await userSocket(server.url, "alice");
-    expect(await alice.emitWithAck("joinRoom", { roomId: "r1" })).toMatchObject({ ok: true });
-    const confirmed = new Promise((resolve) => alice.once("roomMessageConfirmed", resolve));
-    alice.emit("roomMessage", { roomId: "r1", body: "hi" });
-    await confirmed;
-
-    const res = await fetch(server.url + "/metrics");
-    expect(res.headers.get("content-type")).toStartWith("text/plain; version=0.0.4");
-    const families = parsePrometheus(await res.text());
-    for (const name of families.keys()) expect(name).toStartWith("bunsen_");
-    expect(families.get("bunsen_events_in_total")).toMatchObject({ type: "counter" });
-    expect(families.get("bunsen_events_in_total")!.samples[0]!.value).toBeGreaterThanOrEqual(2);
-    expect(families.get("bunsen_messages_confirmed_total")!.samples).toEqual([{ labels: "", value: 1 }]);
-    expect(families.get("bunsen_sockets")!.samples).toContainEqual({ labels: '{namespace="/"}', value: 1 });
-    expect(families.get("bunsen_sockets")!.samples).toContainEqual({ labels: '{namespace="/admin"}', value: 0 });
-    expect(families.get("bunsen_confirm_latency_milliseconds")!.samples.map((s) => s.labels)).toEqual(['{quantile="0.5"}', '{quantile="0.99"}']);
-    expect(families.get("bunsen_persistence_queue_depth")).toMatchObject({ type: "gauge" });
-  });
 });
 
 describe("GET /api/stats", () => {

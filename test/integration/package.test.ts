@@ -66,7 +66,7 @@ describe("the packed package", () => {
   });
 
   test("a library-only install brings neither the ready server's database, auth and Redis packages nor Bun itself", () => {
-    for (const heavy of ["@electric-sql/pglite", "drizzle-orm", "postgres", "jose", "ioredis", "bun"]) {
+    for (const heavy of ["@electric-sql/pglite", "drizzle-orm", "postgres", "jose", "ioredis", "prom-client", "bun"]) {
       expect({ heavy, installed: existsSync(join(project, "node_modules", heavy)) }).toEqual({ heavy, installed: false });
     }
   });
@@ -130,12 +130,12 @@ await server.close();
     const start = await run([bunsen], project, 30_000);
     expect(start.code).toBe(1);
     // socket.io-client is there (this project installed it for its own use); the rest is not.
-    expect(start.stderr).toContain("npm install jose drizzle-orm postgres@3 @electric-sql/pglite ioredis\n");
+    expect(start.stderr).toContain("npm install jose drizzle-orm postgres@3 @electric-sql/pglite ioredis prom-client\n");
     expect(start.stderr).not.toContain("    at ");
   });
 
   test("with the ready server's packages added, the bunsen command runs the server's own commands", async () => {
-    const added = await run(["npm", "install", "--no-audit", "--no-fund", "--prefer-offline", "jose@^6", "drizzle-orm@^0.45.4", "postgres@^3.4.9", "@electric-sql/pglite@^0.5.16", "ioredis@^6"], project);
+    const added = await run(["npm", "install", "--no-audit", "--no-fund", "--prefer-offline", "jose@^6", "drizzle-orm@^0.45.4", "postgres@^3.4.9", "@electric-sql/pglite@^0.5.16", "ioredis@^6", "prom-client@^15"], project);
     if (added.code !== 0) console.error(added.text);
     expect(added.code).toBe(0);
     const check = await run([join(project, "node_modules/.bin/bunsen"), "check-config"], project, 30_000);
