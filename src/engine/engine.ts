@@ -437,9 +437,15 @@ export class Engine extends Listeners {
     this.websocket.idleTimeout = 0;
     this.websocket.sendPings = false;
     this.websocket.perMessageDeflate = perMessageDeflate === false ? false : { compress: true, decompress: true };
-    // Past this Bun drops frames (send status 0); Session counts them and closes the slow consumer.
+    // Past this Bun drops frames. A direct send reports it (status 0): Session counts it and closes
+    // the slow consumer. A room broadcast is a topic publish, which reports nothing per subscriber:
+    // Bun skipped the frames a member had no room for and sent it the later ones, a gap inside the
+    // stream (a paused reader missed events 1106–1999 of 2000, then got 2000). closeOnBackpressureLimit
+    // makes Bun cut such a member at its first dropped frame instead, with no JavaScript per member
+    // per broadcast; it then reports a plain close (1006), so the reason is "transport close".
+    // maxDroppedFrames > 0 asks for drops to be tolerated: then Bun drops without closing.
     this.websocket.backpressureLimit = this.options.maxBufferedBytes;
-    this.websocket.closeOnBackpressureLimit = false;
+    this.websocket.closeOnBackpressureLimit = this.options.maxDroppedFrames === 0;
     // Bodies are read with a cap (read-body.ts) so an oversized POST gets a JSON 413; Bun's own
     // limit only stops absurd uploads.
     return { idleTimeout, maxRequestBodySize: Math.max(maxHttpBufferSize * 4, 64 * 1024 * 1024), websocket: this.websocket };

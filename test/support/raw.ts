@@ -215,3 +215,117 @@ export async function pollUntil(base: string, sid: string, predicate: (packet: s
   }
   throw new Error("packet not received");
 }
+
+// --- a WebSocket over node:net, whose reading can be paused ------------------------------------
+
+/**
+ * A WebSocket client written by hand on a TCP socket (RFC 6455 framing, masked client frames), so a
+ * test can stop reading (`pause()`): the server's writes then back up as they do behind a slow
+ * reader, which no WebSocket API lets a client do. Text and binary frames only; no fragmentation.
+ */
+export class PausableWebSocket {
+  readonly socket: import("node:net").Socket;
+  /** Settles when the TCP connection ends (close frame, reset or end), with the close code if a close frame came. */
+  readonly closed: Promise<{ code: number | null }>;
+  readonly #frames: Frame[] = [];
+  #waiter: (() => void) | null = null;
+  #buffer: Buffer = Buffer.alloc(0);
+  #closeCode: number | null = null;
+  #isClosed = false;
+
+  private constructor(socket: import("node:net").Socket, rest: Buffer) {
+    this.socket = socket;
+    const { promise, resolve } = Promise.withResolvers<{ code: number | null }>();
+    this.closed = promise;
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    const end = () => {
+      if (this.#isClosed) return;
+      this.#isClosed = true;
+      this.#waiter?.();
+      resolve({ code: this.#closeCode });
+    };
+    socket.on("close", end);
+    socket.on("error", end);
+    if (rest.length > 0) this.#onData(rest);
+  }
+
+  /** Opens the Engine.IO WebSocket (EIO=4) on `base` with a hand-made upgrade request. */
+  static async open(base: string, options: EngineQuery = {}): Promise<PausableWebSocket> {
+    const { connect } = await import("node:net");
+    const url = new URL(engineUrl(base, options, false, "websocket"));
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
+      + `Sec-WebSocket-Key: ${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    let head = Buffer.alloc(0);
+    for (;;) {
+      const chunk = await new Promise<Buffer>((resolve, reject) => socket.once("data", resolve).once("error", reject));
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end === -1) continue;
+      const status = head.subarray(0, head.indexOf("\r\n")).toString();
+      if (!status.includes(" 101 ")) throw new Error(`upgrade refused: ${status}`);
+      return new PausableWebSocket(socket, head.subarray(end + 4));
+    }
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    for (;;) {
+      const b = this.#buffer;
+      if (b.length < 2) return;
+      const opcode = b[0]! & 0x0f;
+      let length = b[1]! & 0x7f;
+      let offset = 2;
+      if (length === 126) {
+        if (b.length < 4) return;
+        length = b.readUInt16BE(2);
+        offset = 4;
+      } else if (length === 127) {
+        if (b.length < 10) return;
+        length = Number(b.readBigUInt64BE(2));
+        offset = 10;
+      }
+      if (b.length < offset + length) return;
+      const payload = b.subarray(offset, offset + length);
+      this.#buffer = b.subarray(offset + length);
+      if (opcode === 1) this.#frames.push(payload.toString("utf8"));
+      else if (opcode === 2) this.#frames.push(new Uint8Array(payload));
+      else if (opcode === 8) this.#closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
+      this.#waiter?.();
+    }
+  }
+
+  /** The next frame, or null once the connection ended with no frame left. */
+  async next(): Promise<Frame | null> {
+    for (;;) {
+      const frame = this.#frames.shift();
+      if (frame !== undefined) return frame;
+      if (this.#isClosed) return null;
+      await new Promise<void>((resolve) => { this.#waiter = resolve; });
+      this.#waiter = null;
+    }
+  }
+
+  send(text: string): void {
+    const payload = Buffer.from(text);
+    const mask = crypto.getRandomValues(new Uint8Array(4));
+    const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length])
+      : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+    for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i % 4]!;
+    this.socket.write(Buffer.concat([head, mask, payload]));
+  }
+
+  /** Stops reading from the TCP socket: the server's frames pile up in its buffers. */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
