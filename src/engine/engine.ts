@@ -51,7 +51,7 @@ export interface EngineOptions {
   maxBufferedBytes?: number;
   /** How long a WebSocket may stay over Bun's backpressure mark while still being written to. @default 30000 */
   maxBackpressureMs?: number;
-  /** Frames Bun may drop (send status 0) on one WebSocket before it is closed. @default 0 */
+  /** Frames Bun may drop (send status 0) on one WebSocket before it is closed; at 0 Bun also cuts a topic subscriber it would drop a frame for. @default 0 */
   maxDroppedFrames?: number;
 }
 

@@ -95,7 +95,11 @@ export interface ServerOptions {
   maxBufferedBytes?: number;
   /** A WebSocket that stays backpressured this long while written to ends with "slow consumer". @default 30000 */
   maxBackpressureMs?: number;
-  /** Frames Bun may drop on one WebSocket before it ends with "slow consumer". @default 0 (the first dropped frame) */
+  /**
+   * Frames Bun may drop on one WebSocket before it ends with "slow consumer". At 0 a room broadcast
+   * that finds a member past maxBufferedBytes also cuts it (Bun's closeOnBackpressureLimit); above 0
+   * such broadcast frames are dropped without being counted. @default 0 (the first dropped frame)
+   */
   maxDroppedFrames?: number;
   /**
    * Connection state recovery (socket.io >= 4.6): a client back within `maxDisconnectionDuration`
