@@ -57,13 +57,14 @@ type EmitResult =
   | { recipients: null; throttled: { key: string; dueAt: string; isReplaced: boolean } };
 
 async function emitOrQueue(ctx: ModuleContext, throttle: EventThrottle, request: EmitRequest): Promise<EmitResult> {
-  const nsp = namespaceOf(ctx, request.namespace);
+  // An unknown namespace is a 404 now, not when a throttled event is sent.
+  if (request.namespace !== null) namespaceOf(ctx, request.namespace);
   if (request.throttle === undefined || request.isForced) {
     // A forced event supersedes the one waiting under its key: sending the older one later would
     // overwrite the newer state on the clients.
     if (request.throttle) await throttled(() => throttle.cancel(request.throttle!.key));
-    const recipients = await deliver(ctx, nsp, request);
-    log.debug?.("api emit", { nsp: nsp.name, event: request.event, recipients, isForced: request.isForced });
+    const recipients = await deliver(ctx, request);
+    log.debug?.("api emit", { nsp: request.namespace, event: request.event, recipients, isForced: request.isForced });
     return { recipients };
   }
   const queued = await throttled(() => throttle.submit(request.throttle!.key, request.throttle!.ms, {
@@ -72,7 +73,7 @@ async function emitOrQueue(ctx: ModuleContext, throttle: EventThrottle, request:
     to: request.to,
     except: request.except,
     data: request.data,
-    send: () => deliver(ctx, nsp, request),
+    send: () => deliver(ctx, request),
     request,
   }));
   if (queued === null) throw new HttpError(429, "throttle: too many pending keys; flush or retry later");

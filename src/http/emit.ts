@@ -11,7 +11,12 @@ import { HttpError } from "./errors.ts";
 export type TargetKind = "users" | "tenants" | "rooms";
 
 export interface EmitRequest {
-  namespace: string;
+  /**
+   * null: the request named no namespace and targets rooms only; it then reaches those rooms in `/`
+   * and in every other served namespace where they have members (seed 000's workers emit to
+   * `post_123` and mean the `/social` sockets in it).
+   */
+  namespace: string | null;
   event: string;
   /** Absent: the event is emitted without arguments. */
   data?: unknown;
@@ -31,13 +36,15 @@ export function parseEmit(body: Fields, fixed?: { kind: TargetKind; id: string }
   const event = idString(body.event, "event", 128);
   if (RESERVED_EVENTS.has(event)) throw new HttpError(400, `event: "${event}" is reserved by Socket.IO clients`);
   const request: EmitRequest = {
-    namespace: namespaceName(body.namespace),
+    namespace: null,
     event,
     to: fixed ? fixedTarget(body, fixed) : target(body.to),
     except: exceptOf(body.except),
     isVolatile: optionalBoolean(body.volatile, "volatile"),
     isForced: optionalBoolean(body.force, "force"),
   };
+  const isRoomsOnly = request.to.users.length + request.to.tenants.length === 0;
+  request.namespace = body.namespace === undefined && isRoomsOnly ? null : namespaceName(body.namespace);
   if ("data" in body) request.data = body.data;
   const throttle = optionalObject(body.throttle, "throttle");
   if (throttle) {
@@ -92,10 +99,21 @@ function operatorOf(nsp: Namespace, request: EmitRequest): BroadcastOperator {
   return request.isVolatile ? op.volatile : op;
 }
 
-/** Emits now; resolves with the number of sockets that matched (on every node, through the adapter). */
-export async function deliver(ctx: ModuleContext, nsp: Namespace, request: EmitRequest): Promise<number> {
+/**
+ * Emits now; resolves with the number of sockets that matched (on every node, through the adapter).
+ * A request that named no namespace goes to `/` and to each other served namespace where its rooms
+ * have members (counted across the cluster first, so namespaces without them get nothing).
+ */
+export async function deliver(ctx: ModuleContext, request: EmitRequest): Promise<number> {
+  if (request.namespace !== null) return deliverIn(ctx, namespaceOf(ctx, request.namespace), request, true);
+  const counts = await Promise.all(ctx.namespaces.map((nsp) => deliverIn(ctx, nsp, request, nsp.name === "/")));
+  return counts.reduce((sum, n) => sum + n, 0);
+}
+
+async function deliverIn(ctx: ModuleContext, nsp: Namespace, request: EmitRequest, isAlways: boolean): Promise<number> {
   const op = operatorOf(nsp, request);
   const recipients = (await op.fetchSockets()).length;
+  if (recipients === 0 && !isAlways) return 0;
   if ("data" in request) op.emit(request.event, request.data);
   else op.emit(request.event);
   ctx.metrics.eventsOut++;

@@ -50,7 +50,7 @@ return taken
 `;
 
 interface Stored {
-  namespace: string;
+  namespace: string | null;
   event: string;
   to: Record<string, readonly string[]>;
   except: Record<string, readonly string[]>;

@@ -11,7 +11,7 @@ import { createApiAuth } from "./auth.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { opsRoutes } from "./ops.ts";
 import { pageRoutes } from "./pages.ts";
-import { deliver, namespaceOf, type EmitRequest } from "./emit.ts";
+import { deliver, type EmitRequest } from "./emit.ts";
 import { RedisThrottle } from "./redis-throttle.ts";
 import { Throttle, type EventThrottle } from "./throttle.ts";
 
@@ -48,7 +48,7 @@ export function createRouter(ctx: ModuleContext, options: RouterOptions = {}): R
     redis: options.redis.client,
     prefix: options.redis.prefix,
     // Whichever node sends a window, it emits the stored request through the adapter (every node).
-    send: (request) => deliver(ctx, namespaceOf(ctx, (request as EmitRequest).namespace), request as EmitRequest),
+    send: (request) => deliver(ctx, request as EmitRequest),
   });
   ctx.io.onShutdown(() => throttle.close());
   const auth = createApiAuth(ctx.config.apiKey, ctx.verifier);

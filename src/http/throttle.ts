@@ -6,7 +6,8 @@ import { log } from "../log.ts";
 
 /** What a pending event will do, and what GET /api/events/pending shows of it. */
 export interface ThrottledEvent {
-  readonly namespace: string;
+  /** null: the rooms' own namespaces (an emit that named none). */
+  readonly namespace: string | null;
   readonly event: string;
   readonly to: Record<string, readonly string[]>;
   readonly except: Record<string, readonly string[]>;
@@ -19,7 +20,7 @@ export interface ThrottledEvent {
 
 export interface PendingInfo {
   key: string;
-  namespace: string;
+  namespace: string | null;
   event: string;
   to: Record<string, readonly string[]>;
   except: Record<string, readonly string[]>;

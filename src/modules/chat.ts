@@ -36,6 +36,13 @@ export interface ChatVocabulary {
    * catch block), besides the ack and the failed event.
    */
   isNestGateway?: boolean;
+  /**
+   * More join events, each naming the payload key of its id and the room it joins (seed 000's
+   * `join_post {post_id: "123"}` joins `post_123`, the room its workers emit to).
+   */
+  roomJoins?: Readonly<Record<string, { key: string; room: (id: string) => string }>>;
+  /** How `get_rooms` answers: the usual `{ok, data}` reply, or the plain list (seed 000's client). */
+  roomsAck?: "reply" | "plain";
 }
 
 const SEED_002: ChatVocabulary = {
@@ -59,10 +66,27 @@ const SEED_004: ChatVocabulary = {
   mediaUrlOf: (p) => p.mediaUrl, isNestGateway: true,
 };
 
+// Seed 000's module sockets on `/social`: seed 002's chat events plus `join_post`, and `get_rooms`
+// answered with the plain list of rooms.
+const SOCIAL: ChatVocabulary = {
+  ...SEED_002,
+  roomJoins: { join_post: { key: "post_id", room: (id) => `post_${id}` } },
+  roomsAck: "plain",
+};
+
+// Seed 000's `/orders`: `join_order {order_id}` joins `order_789`, where emit_to_order sends.
+const ORDERS: ChatVocabulary = {
+  ...SEED_002,
+  roomJoins: { join_order: { key: "order_id", room: (id) => `order_${id}` } },
+  roomsAck: "plain",
+};
+
 /** Which vocabulary each namespace speaks; namespaces not listed speak seed 002's. */
 export const VOCABULARIES: Record<string, ChatVocabulary> = {
   "/messaging": SEED_003,
   "/chat": SEED_004,
+  "/social": SOCIAL,
+  "/orders": ORDERS,
 };
 
 const MAX_BODY_CHARS = 10_000;
@@ -78,14 +102,24 @@ export function registerChat(ctx: ModuleContext): void {
 }
 
 function attach(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatVocabulary): void {
-  socket.on(v.join, (...args: unknown[]) => void join(ctx, socket, v, args));
+  const roomOf = (payload: Record<string, unknown>) => stringField(payload, v.roomKey) ?? stringField(payload, "roomId");
+  socket.on(v.join, (...args: unknown[]) => void join(ctx, socket, v, args, v.roomKey, roomOf));
+  for (const [event, { key, room }] of Object.entries(v.roomJoins ?? {})) {
+    socket.on(event, (...args: unknown[]) => {
+      const id = stringField(payloadOf(args[0]), key);
+      void join(ctx, socket, v, args, key, () => (id === undefined ? undefined : room(id)));
+    });
+  }
   socket.on(v.leave, (...args: unknown[]) => {
     const roomId = stringField(payloadOf(args[0]), v.roomKey) ?? stringField(payloadOf(args[0]), "roomId");
     if (roomId === undefined) return ackOf(args)?.(fail("bad_request", `${v.roomKey} is required`));
     socket.leave(roomId);
     ackOf(args)?.(ok({ roomId }));
   });
-  socket.on("get_rooms", (...args: unknown[]) => ackOf(args)?.(ok([...socket.rooms].filter((room) => room !== socket.id))));
+  socket.on("get_rooms", (...args: unknown[]) => {
+    const rooms = [...socket.rooms].filter((room) => room !== socket.id);
+    ackOf(args)?.(v.roomsAck === "plain" ? rooms : ok(rooms));
+  });
   socket.on(v.send, (...args: unknown[]) => send(ctx, nsp, socket, v, args));
   if (v.edit) socket.on(v.edit, (...args: unknown[]) => void edit(ctx, nsp, socket, v, args));
   if (v.delete) socket.on(v.delete, (...args: unknown[]) => void remove(ctx, nsp, socket, v, args));
@@ -93,11 +127,14 @@ function attach(ctx: ModuleContext, nsp: Namespace, socket: Socket, v: ChatVocab
   if (v.read) socket.on(v.read, (...args: unknown[]) => receipt(ctx, nsp, socket, v, args, "read"));
 }
 
-async function join(ctx: ModuleContext, socket: Socket, v: ChatVocabulary, args: unknown[]): Promise<void> {
+/** `key` names the id in error messages; `roomOf` finds the room in the payload. */
+async function join(
+  ctx: ModuleContext, socket: Socket, v: ChatVocabulary, args: unknown[],
+  key: string, roomOf: (payload: Record<string, unknown>) => string | undefined,
+): Promise<void> {
   const ack = ackOf(args);
-  const payload = payloadOf(args[0]);
-  const roomId = stringField(payload, v.roomKey) ?? stringField(payload, "roomId");
-  if (roomId === undefined) return ack?.(fail("bad_request", `${v.roomKey} is required`));
+  const roomId = roomOf(payloadOf(args[0]));
+  if (roomId === undefined) return ack?.(fail("bad_request", `${key} is required`));
   const refusal = await mayJoin(ctx, socket, roomId);
   if (refusal !== null) {
     ack?.(refusal);

@@ -23,6 +23,11 @@ export interface TypingVocabulary {
   readonly outbound: Readonly<Record<Action, string>>;
   /** The relayed payload: the room id under the seed's key, the sender from the token. */
   relayed(roomId: string, user: { id: string; name: string | null }, action: Action): Record<string, unknown>;
+  /**
+   * The rooms an id may name, in order: typing goes to the first one the sender is in. Absent: the
+   * id is the room.
+   */
+  roomsOf?(id: string): string[];
 }
 
 // Seed 002 (`/`, and namespaces not listed): typing / stopTyping {roomId}.
@@ -50,12 +55,14 @@ const SEED_003_MESSAGING: TypingVocabulary = {
 };
 
 // Seeds 000 and 003 (`/social`): typing_start / typing_stop {post_id} (seed 000) or user:typing
-// {postId, action} (seed 003), relayed as user:typing.
+// {postId, action} (seed 003), relayed as user:typing to the post's room: `post_123` (seed 000's
+// join_post and workers), `post:123` (seed 003's room names) or the bare id.
 const SOCIAL: TypingVocabulary = {
   inbound: { typing_start: "start", typing_stop: "stop", "user:typing": undefined },
   roomKey: "post_id",
   outbound: { start: "user:typing", stop: "user:typing" },
   relayed: (postId, user, action) => ({ postId, post_id: postId, userId: user.id, username: user.name, name: user.name, action }),
+  roomsOf: (id) => [`post_${id}`, `post:${id}`, id],
 };
 
 /** Which vocabulary each namespace speaks; namespaces not listed speak seed 002's. */
@@ -67,6 +74,8 @@ export const TYPING_VOCABULARIES: Record<string, TypingVocabulary> = {
 
 // Per socket: room → the expiry timer and when the start was last relayed. Created on first use.
 interface TypingState {
+  /** The id as the client sent it, which the relayed payload carries. */
+  id: string;
   timer: Timer;
   relayedAt: number;
 }
@@ -86,13 +95,14 @@ function attach(nsp: Namespace, socket: Socket, v: TypingVocabulary, ttlMs: numb
       const ack = ackOf(args);
       const payload = payloadOf(args[0]);
       // Seed 003 spells the social room `postId`; every vocabulary also takes `roomId`.
-      const roomId = stringField(payload, v.roomKey) ?? stringField(payload, "postId") ?? stringField(payload, "roomId");
+      const id = stringField(payload, v.roomKey) ?? stringField(payload, "postId") ?? stringField(payload, "roomId");
       const action = fixed ?? (payload.action === "start" || payload.action === "stop" ? payload.action : undefined);
-      if (roomId === undefined || action === undefined) return ack?.(fail("bad_request", `${v.roomKey} and a start/stop action are required`));
-      if (!socket.rooms.has(roomId)) return ack?.(fail("not_a_member", "join the room before typing into it"));
-      if (action === "start") start(nsp, socket, v, roomId, ttlMs);
+      if (id === undefined || action === undefined) return ack?.(fail("bad_request", `${v.roomKey} and a start/stop action are required`));
+      const roomId = (v.roomsOf?.(id) ?? [id]).find((room) => socket.rooms.has(room));
+      if (roomId === undefined) return ack?.(fail("not_a_member", "join the room before typing into it"));
+      if (action === "start") start(nsp, socket, v, id, roomId, ttlMs);
       else stop(nsp, socket, v, roomId);
-      ack?.(ok({ [v.roomKey]: roomId, action }));
+      ack?.(ok({ [v.roomKey]: id, action }));
     });
   }
   socket.on("disconnect", () => {
@@ -104,7 +114,7 @@ function attach(nsp: Namespace, socket: Socket, v: TypingVocabulary, ttlMs: numb
 
 // Clients send a start per keystroke: relay it again only when half the TTL has passed, so
 // observers whose copy was dropped (volatile) catch up while the room is not flooded.
-function start(nsp: Namespace, socket: Socket, v: TypingVocabulary, roomId: string, ttlMs: number): void {
+function start(nsp: Namespace, socket: Socket, v: TypingVocabulary, id: string, roomId: string, ttlMs: number): void {
   let rooms = states.get(socket);
   if (rooms === undefined) states.set(socket, (rooms = new Map()));
   const now = Date.now();
@@ -114,9 +124,9 @@ function start(nsp: Namespace, socket: Socket, v: TypingVocabulary, roomId: stri
     if (now - state.relayedAt < ttlMs / 2) return;
     state.relayedAt = now;
   } else {
-    rooms.set(roomId, { timer: setTimeout(() => stop(nsp, socket, v, roomId), ttlMs), relayedAt: now });
+    rooms.set(roomId, { id, timer: setTimeout(() => stop(nsp, socket, v, roomId), ttlMs), relayedAt: now });
   }
-  relay(nsp, socket, v, roomId, "start");
+  relay(nsp, socket, v, id, roomId, "start");
 }
 
 function stop(nsp: Namespace, socket: Socket, v: TypingVocabulary, roomId: string): void {
@@ -125,12 +135,12 @@ function stop(nsp: Namespace, socket: Socket, v: TypingVocabulary, roomId: strin
   if (rooms === undefined || state === undefined) return;
   clearTimeout(state.timer);
   rooms.delete(roomId);
-  relay(nsp, socket, v, roomId, "stop");
+  relay(nsp, socket, v, state.id, roomId, "stop");
 }
 
-function relay(nsp: Namespace, socket: Socket, v: TypingVocabulary, roomId: string, action: Action): void {
+function relay(nsp: Namespace, socket: Socket, v: TypingVocabulary, id: string, roomId: string, action: Action): void {
   const user = userOf(socket);
-  const payload = v.relayed(roomId, { id: user.id, name: user.name ?? null }, action);
+  const payload = v.relayed(id, { id: user.id, name: user.name ?? null }, action);
   // After a disconnect the socket is no longer in the room: the namespace broadcast then reaches
   // exactly the others; before it, socket.to() excludes the sender.
   const target = socket.connected ? socket.to(roomId) : nsp.to(roomId);
