@@ -87,7 +87,10 @@ test("notification:delete (seed 003) removes only the user's own notification, t
   using alice = await user(server.url, "alice");
   using aliceAlias = await user(server.url, "alice", "/notification");
   using bob = await user(server.url, "bob");
+  // The creation pushes its own count (1); it may reach a just-connected socket late, so wait for it.
+  const createdCount = nextEvent(alice, "notification:count");
   const created = await createNotification(server.app, { userId: "alice", type: "follow", title: "Bob followed you" });
+  expect(await createdCount).toEqual([{ count: 1 }]);
   expect(await bob.emitWithAck("notification:delete", { notificationId: created.id })).toMatchObject({ ok: false, error: { code: "not_found" } });
   const deleted = nextEvent(aliceAlias, "notification:delete");
   const count = nextEvent(alice, "notification:count");
