@@ -41,8 +41,12 @@ function fieldOf(key: string, value: unknown): unknown {
 // `auth` only as an object (a handshake's auth); as a string it is a mode ("jwt", "development").
 function isSecretMember(key: string, value: unknown): boolean {
   if (value == null) return false;
-  return SECRET_KEY.test(key) || (key === "auth" && typeof value === "object");
+  return (SECRET_KEY.test(key) && !HINT_KEY.test(key)) || (key === "auth" && typeof value === "object");
 }
+
+// Fields that name how to get a credential, never one: the start banner's `tokenHint` command.
+// Their text still passes redactText, so a JWT pasted into one is caught all the same.
+const HINT_KEY = /Hint$/;
 
 function textOf(value: unknown): string {
   if (typeof value === "string") return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
