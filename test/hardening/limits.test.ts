@@ -198,6 +198,52 @@ describe("slow consumers", () => {
     if (!isAll) expect(await reason.promise).toBe("transport close");
   });
 
+  test.concurrent("a room member cut for not reading gets what it missed, in order, when it comes back with connection state recovery", async () => {
+    await using server = await startServer({ maxBufferedBytes: 256 * 1024, connectionStateRecovery: {} }, (io) => {
+      io.on("connection", (socket: Socket) => {
+        if (!socket.recovered) socket.join("feed");
+        socket.on("disconnect", () => { isCut = true; });
+      });
+    });
+    let isCut = false;
+    const reader = await PausableWebSocket.open(server.url);
+    parseOpen((await reader.next())!);
+    reader.send("40");
+    const { pid } = JSON.parse(String(await reader.next()).slice(2)) as { pid: string };
+    reader.pause();
+    const pad = "p".repeat(4_096);
+    let n = 0;
+    // Small steps until the cut, then a few more: what it missed fits one replay (under maxBufferedBytes).
+    while (!isCut && n < 20_000) {
+      for (let i = 0; i < 10; i++) server.io.to("feed").emit("n", n++, pad);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (let i = 0; i < 20; i++) server.io.to("feed").emit("n", n++, pad);
+    const total = n;
+    reader.resume();
+    const before: number[] = [];
+    let offset = "";
+    for (let frame = await reader.next(); frame !== null; frame = await reader.next()) {
+      if (frame === "2") continue;
+      const args = JSON.parse(String(frame).slice(2)) as [string, number, string, string];
+      before.push(args[1]);
+      offset = args[3];
+    }
+    expect(before.length).toBeLessThan(total); // it was cut
+    using back = await openWebSocket(server.url);
+    parseOpen(await back.next());
+    back.send("40" + JSON.stringify({ pid, offset }));
+    const after: number[] = [];
+    let reply = "";
+    while (reply === "" || after.at(-1) !== total - 1) {
+      const frame = String(await back.nextNonPing());
+      if (frame.startsWith("40")) reply = frame;
+      else after.push(JSON.parse(frame.slice(2))[1]);
+    }
+    const received = [...before, ...after];
+    expect({ reply: JSON.parse(reply.slice(2)).pid, gapAt: received.findIndex((seq, i) => seq !== i), count: received.length }).toEqual({ reply: pid, gapAt: -1, count: total });
+  });
+
   test.concurrent("a long-polling session whose buffer grows past maxBufferedBytes is closed as a slow consumer", async () => {
     const reason = Promise.withResolvers<string>();
     await using server = await startServer({ maxBufferedBytes: 100_000 }, (io) => {
