@@ -69,6 +69,7 @@ async function start(): Promise<void> {
   const format: LogFormat = config.logFormat === "auto" ? (process.stderr.isTTY ? "text" : "json") : config.logFormat;
   configureLog(config.logLevel, undefined, format);
   redactDebugOutput();
+  for (const warning of config.warnings) log.warn?.(`unsafe configuration: ${warning}`);
   const fail = (message: string): never => {
     if (format === "json") log.error?.(message);
     else process.stderr.write(`bunsen: ${message}\n`);

@@ -93,6 +93,8 @@ export interface Config {
   readonly apiKey?: string;
   readonly namespaces: readonly string[];
   readonly limits: LimitsConfig;
+  /** Settings that work but are unsafe; the ready server logs each at warn when it starts. */
+  readonly warnings: readonly string[];
 }
 
 /** Every environment variable, its default, and what it does (copied into the README). */
@@ -113,7 +115,7 @@ export const DEFAULTS = {
   NODE_ENV: "development", //           "production" refuses to start without JWT key material
   LOG_LEVEL: "info", //                 debug | info | warn | error | silent
   LOG_FORMAT: "auto", //                auto (text on a terminal, JSON lines otherwise) | json | text
-  JWT_SECRET: undefined, //             shared secret for HS256/384/512
+  JWT_SECRET: undefined, //             shared secret for HS256/384/512; at least 32 bytes (shorter is refused with NODE_ENV=production, warned about otherwise)
   JWT_PUBLIC_KEY: undefined, //         PEM public key for RS*/PS*/ES*/EdDSA (`\n` escapes allowed)
   JWT_JWKS_URL: undefined, //           JWKS endpoint, fetched and cached by jose
   JWT_ALGORITHMS: undefined, //         comma list; default derived from the key kind; `none` refused
@@ -159,6 +161,7 @@ type VarName = keyof typeof DEFAULTS;
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
 const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"];
+const MIN_SECRET_BYTES = 32;
 const RSA_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
 // node:crypto's OpenSSL curve names → JOSE algorithm (RFC 7518 §3.4).
 const EC_ALGORITHMS: Record<string, string> = { prime256v1: "ES256", secp384r1: "ES384", secp521r1: "ES512" };
@@ -231,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
       recoveryMaxDisconnectionMs: r.int("RECOVERY_MAX_DISCONNECTION_MS"),
       recoveryNamespaces: r.namespaces("RECOVERY_NAMESPACES"),
     },
+    warnings: r.warnings,
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
@@ -243,6 +247,14 @@ function readAuth(r: Reader, isProduction: boolean): AuthConfig {
   const materialCount = [secret, publicKey, r.optional("JWT_JWKS_URL")].filter(Boolean).length;
   const mode: AuthMode = materialCount > 0 ? "jwt" : "development";
   if (materialCount > 1) r.problem("JWT_SECRET", "set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL");
+  // RFC 7518 §3.2: an HS256 key MUST be at least as long as the hash (32 bytes); a short one can be
+  // found offline from a single token by trying keys against its signature.
+  const secretBytes = secret === undefined ? 0 : Buffer.byteLength(secret);
+  if (secret !== undefined && secretBytes < MIN_SECRET_BYTES) {
+    const why = `is ${secretBytes} bytes; use at least ${MIN_SECRET_BYTES} (e.g. \`openssl rand -base64 48\`): a shorter HMAC key can be guessed offline from one signed token`;
+    if (isProduction) r.problem("JWT_SECRET", why);
+    else r.warn("JWT_SECRET", `${why} (refused when NODE_ENV=production)`);
+  }
   if (isProduction && mode === "development")
     r.problem("JWT_SECRET", "NODE_ENV=production requires JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL (tokens would not be verified)");
 
@@ -299,6 +311,7 @@ function algorithmsOfKey(r: Reader, pem: string): string[] {
 // Parses one variable at a time; a bad value records a problem and yields the default's parse.
 class Reader {
   readonly problems: string[] = [];
+  readonly warnings: string[] = [];
   readonly #env: Record<string, string | undefined>;
 
   constructor(env: Record<string, string | undefined>) {
@@ -307,6 +320,10 @@ class Reader {
 
   problem(name: VarName, why: string): void {
     this.problems.push(`${name}: ${why}`);
+  }
+
+  warn(name: VarName, why: string): void {
+    this.warnings.push(`${name}: ${why}`);
   }
 
   // An empty string counts as unset (docker-compose `FOO=` lines).

@@ -118,7 +118,7 @@ describe("loadConfig", () => {
   test("refuses to start in production without JWT key material", () => {
     const problems = problemsOf({ NODE_ENV: "production" });
     expect(problems).toEqual([expect.stringMatching(/^JWT_SECRET: NODE_ENV=production requires/)]);
-    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "k" }).auth.mode).toBe("jwt");
+    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "k".repeat(32) }).auth.mode).toBe("jwt");
   });
 
   test("refuses `none` and algorithms that do not fit the key", () => {
