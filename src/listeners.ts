@@ -2,6 +2,7 @@
 // no `emit` (on a Socket, `emit` sends to the client) and an "error" event with no listener does
 // not throw. A listener that throws or rejects is logged and never reaches the transport.
 import { log } from "./log.ts";
+import type { DefaultEventsMap, EventNames, EventsMap, ReservedOrUserEventNames, ReservedOrUserListener } from "./socketio/typed-events.ts";
 
 export type Listener = (...args: any[]) => unknown;
 type Wrapped = Listener & { listener?: Listener };
@@ -11,10 +12,19 @@ type Wrapped = Listener & { listener?: Listener };
 // handlers costs one small object instead of a Map and three arrays (bench: memory per connection).
 type Entry = Wrapped | Wrapped[];
 
-export class Listeners {
+/**
+ * `ListenEvents` and `ReservedEvents` only type `on`/`once`/`off` (socket.io's StrictEventEmitter);
+ * the defaults accept any event name and any listener.
+ */
+export class Listeners<ListenEvents extends EventsMap = DefaultEventsMap, ReservedEvents extends EventsMap = {}> {
   #listeners: Record<string, Entry> | null = null;
 
+  on<Ev extends ReservedOrUserEventNames<ReservedEvents, ListenEvents>>(event: Ev, listener: ReservedOrUserListener<ReservedEvents, ListenEvents, Ev>): this;
   on(event: string, listener: Listener): this {
+    return this.#add(event, listener);
+  }
+
+  #add(event: string, listener: Listener): this {
     const all = (this.#listeners ??= Object.create(null) as Record<string, Entry>);
     const entry = all[event];
     if (entry === undefined) all[event] = listener;
@@ -23,20 +33,26 @@ export class Listeners {
     return this;
   }
 
-  addListener(event: string, listener: Listener): this {
+  addListener<Ev extends ReservedOrUserEventNames<ReservedEvents, ListenEvents>>(event: Ev, listener: ReservedOrUserListener<ReservedEvents, ListenEvents, Ev>): this {
     return this.on(event, listener);
   }
 
+  once<Ev extends ReservedOrUserEventNames<ReservedEvents, ListenEvents>>(event: Ev, listener: ReservedOrUserListener<ReservedEvents, ListenEvents, Ev>): this;
   once(event: string, listener: Listener): this {
     const wrapped: Wrapped = (...args: unknown[]) => {
-      this.off(event, wrapped);
+      this.#remove(event, wrapped);
       return listener.apply(this, args);
     };
     wrapped.listener = listener;
-    return this.on(event, wrapped);
+    return this.#add(event, wrapped);
   }
 
+  off<Ev extends ReservedOrUserEventNames<ReservedEvents, ListenEvents>>(event?: Ev, listener?: ReservedOrUserListener<ReservedEvents, ListenEvents, Ev>): this;
   off(event?: string, listener?: Listener): this {
+    return this.#remove(event, listener);
+  }
+
+  #remove(event?: string, listener?: Listener): this {
     const all = this.#listeners;
     if (all === null) return this;
     if (event === undefined) {
@@ -61,14 +77,15 @@ export class Listeners {
     return this;
   }
 
-  removeListener(event: string, listener: Listener): this {
+  removeListener<Ev extends ReservedOrUserEventNames<ReservedEvents, ListenEvents>>(event: Ev, listener: ReservedOrUserListener<ReservedEvents, ListenEvents, Ev>): this {
     return this.off(event, listener);
   }
 
-  removeAllListeners(event?: string): this {
+  removeAllListeners(event?: ReservedOrUserEventNames<ReservedEvents, ListenEvents>): this {
     return this.off(event);
   }
 
+  listeners<Ev extends ReservedOrUserEventNames<ReservedEvents, ListenEvents>>(event: Ev): ReservedOrUserListener<ReservedEvents, ListenEvents, Ev>[];
   listeners(event: string): Listener[] {
     const entry = this.#listeners?.[event];
     if (entry === undefined) return [];
@@ -76,7 +93,7 @@ export class Listeners {
     return entry.map((fn) => fn.listener ?? fn);
   }
 
-  listenerCount(event: string): number {
+  listenerCount(event: ReservedOrUserEventNames<ReservedEvents, ListenEvents>): number {
     const entry = this.#listeners?.[event];
     return entry === undefined ? 0 : typeof entry === "function" ? 1 : entry.length;
   }

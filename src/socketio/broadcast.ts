@@ -5,55 +5,63 @@ import type { Namespace } from "./namespace.ts";
 import { assertEmittable, PacketType, type Packet } from "./packets.ts";
 import { RemoteSocket } from "./remote-socket.ts";
 import type { Socket } from "./socket.ts";
+import type {
+  AllButLast, DecorateAcknowledgementsWithMultipleResponses, DefaultEventsMap, EventNames, EventNamesWithAck,
+  EventParams, EventsMap, FirstNonErrorArg, Last,
+} from "./typed-events.ts";
 
-export class BroadcastOperator {
-  readonly #nsp: Namespace;
+/**
+ * `EmitEvents` types `emit`: with an ack, the callback gets `(err, responses[])`, one response per
+ * client. `SocketData` types the sockets fetchSockets() returns.
+ */
+export class BroadcastOperator<EmitEvents extends EventsMap = DefaultEventsMap, SocketData = any> {
+  readonly #nsp: Namespace<any, EmitEvents, any, SocketData>;
   readonly #rooms: Set<Room>;
   readonly #except: Set<Room>;
   readonly #flags: BroadcastFlags;
 
-  constructor(nsp: Namespace, rooms = new Set<Room>(), except = new Set<Room>(), flags: BroadcastFlags = {}) {
+  constructor(nsp: Namespace<any, EmitEvents, any, SocketData>, rooms = new Set<Room>(), except = new Set<Room>(), flags: BroadcastFlags = {}) {
     this.#nsp = nsp;
     this.#rooms = rooms;
     this.#except = except;
     this.#flags = flags;
   }
 
-  to(room: Room | Room[]): BroadcastOperator {
+  to(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
     const rooms = new Set(this.#rooms);
     for (const r of Array.isArray(room) ? room : [room]) rooms.add(r);
-    return new BroadcastOperator(this.#nsp, rooms, this.#except, this.#flags);
+    return new BroadcastOperator<EmitEvents, SocketData>(this.#nsp, rooms, this.#except, this.#flags);
   }
 
-  in(room: Room | Room[]): BroadcastOperator {
+  in(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
     return this.to(room);
   }
 
-  except(room: Room | Room[]): BroadcastOperator {
+  except(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
     const except = new Set(this.#except);
     for (const r of Array.isArray(room) ? room : [room]) except.add(r);
-    return new BroadcastOperator(this.#nsp, this.#rooms, except, this.#flags);
+    return new BroadcastOperator<EmitEvents, SocketData>(this.#nsp, this.#rooms, except, this.#flags);
   }
 
-  compress(compress: boolean): BroadcastOperator {
+  compress(compress: boolean): BroadcastOperator<EmitEvents, SocketData> {
     return this.#withFlags({ compress });
   }
 
-  get volatile(): BroadcastOperator {
+  get volatile(): BroadcastOperator<EmitEvents, SocketData> {
     return this.#withFlags({ volatile: true });
   }
 
   /** Only this node's sockets (never published to other nodes). */
-  get local(): BroadcastOperator {
+  get local(): BroadcastOperator<EmitEvents, SocketData> {
     return this.#withFlags({ local: true });
   }
 
-  timeout(ms: number): BroadcastOperator {
+  timeout(ms: number): BroadcastOperator<EmitEvents, SocketData> {
     return this.#withFlags({ timeout: ms });
   }
 
-  #withFlags(flags: BroadcastFlags): BroadcastOperator {
-    return new BroadcastOperator(this.#nsp, this.#rooms, this.#except, { ...this.#flags, ...flags });
+  #withFlags(flags: BroadcastFlags): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.#nsp, this.#rooms, this.#except, { ...this.#flags, ...flags });
   }
 
   get #options(): BroadcastOptions {
@@ -64,6 +72,7 @@ export class BroadcastOperator {
    * Emits to every matching socket. With a trailing callback, collects one ack per client:
    * `(err, responses)`, err set when `timeout()` elapsed before every client answered.
    */
+  emit<Ev extends EventNames<EmitEvents>>(event: Ev, ...args: EventParams<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, Ev>): boolean;
   emit(event: string, ...args: unknown[]): boolean {
     assertEmittable(event);
     const data: unknown[] = [event, ...args];
@@ -107,25 +116,30 @@ export class BroadcastOperator {
     return true;
   }
 
+  /** Resolves with one response per client; rejects when `timeout()` elapsed first. */
+  emitWithAck<Ev extends EventNamesWithAck<EmitEvents>>(
+    event: Ev,
+    ...args: AllButLast<EventParams<EmitEvents, Ev>>
+  ): Promise<FirstNonErrorArg<Last<EventParams<EmitEvents, Ev>>>[]>;
   emitWithAck(event: string, ...args: unknown[]): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
-      this.emit(event, ...args, (err: Error | null, responses: unknown[]) => (err ? reject(err) : resolve(responses)));
+      (this as BroadcastOperator<any>).emit(event, ...args, (err: Error | null, responses: unknown[]) => (err ? reject(err) : resolve(responses)));
     });
   }
 
-  send(...args: unknown[]): BroadcastOperator {
-    this.emit("message", ...args);
+  send(...args: unknown[]): BroadcastOperator<EmitEvents, SocketData> {
+    (this as BroadcastOperator<any>).emit("message", ...args);
     return this;
   }
 
-  write(...args: unknown[]): BroadcastOperator {
+  write(...args: unknown[]): BroadcastOperator<EmitEvents, SocketData> {
     return this.send(...args);
   }
 
   /** Matching sockets: local ones as Socket, other nodes' as RemoteSocket. */
-  async fetchSockets(): Promise<(Socket | RemoteSocket)[]> {
+  async fetchSockets(): Promise<(Socket<DefaultEventsMap, EmitEvents, DefaultEventsMap, SocketData> | RemoteSocket<EmitEvents, SocketData>)[]> {
     const details: SocketDetails[] = await this.#nsp.adapter.fetchSockets(this.#options);
-    return details.map((d) => this.#nsp.sockets.get(d.id) ?? new RemoteSocket(this.#nsp, d));
+    return details.map((d) => this.#nsp.sockets.get(d.id) ?? new RemoteSocket<EmitEvents, SocketData>(this.#nsp, d));
   }
 
   socketsJoin(room: Room | Room[]): void {

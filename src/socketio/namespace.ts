@@ -13,23 +13,38 @@ import type { Server } from "./server.ts";
 import { Socket } from "./socket.ts";
 import type { BroadcastFlags } from "../rooms/adapter.ts";
 import { log } from "../log.ts";
+import type {
+  AllButLast, DecorateAcknowledgementsWithMultipleResponses, DefaultEventsMap, EventNames, EventNamesWithAck,
+  EventParams, EventsMap, FirstNonErrorArg, Last, NamespaceReservedEventsMap,
+} from "./typed-events.ts";
 
 /** An error a middleware passes to `next`: the client's connect_error gets `message` and `data`. */
 export interface ConnectError extends Error {
   data?: unknown;
 }
-export type Middleware = (socket: Socket, next: (err?: ConnectError) => void) => void;
+export type Middleware<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = ListenEvents,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = any,
+> = (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, next: (err?: ConnectError) => void) => void;
 
-export class Namespace extends Listeners implements AdapterHost {
+/** The type arguments are the Server's (see Server); its `on` takes "connection" and `ServerSideEvents`. */
+export class Namespace<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = ListenEvents,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = any,
+> extends Listeners<ServerSideEvents, NamespaceReservedEventsMap<Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>>> implements AdapterHost {
   readonly name: string;
-  readonly server: Server;
-  readonly sockets = new Map<string, Socket>();
+  readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
+  readonly sockets = new Map<string, Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>>();
   readonly adapter: Adapter;
   readonly recovery: { readonly maxDisconnectionDurationMs: number } | null;
-  #middlewares: Middleware[] = [];
+  #middlewares: Middleware<ListenEvents, EmitEvents, ServerSideEvents, SocketData>[] = [];
   #nextAckId = 0;
 
-  constructor(server: Server, name: string) {
+  constructor(server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, name: string) {
     super();
     this.server = server;
     this.name = name;
@@ -46,15 +61,15 @@ export class Namespace extends Listeners implements AdapterHost {
   }
 
   /** Connection middleware: runs for every CONNECT to this namespace, in order. */
-  use(fn: Middleware): this {
+  use(fn: Middleware<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): this {
     this.#middlewares.push(fn);
     return this;
   }
 
   /** A child of a dynamic namespace starts with its parent's middlewares and connection listeners. */
-  inheritFrom(parent: Namespace): void {
+  inheritFrom(parent: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): void {
     this.#middlewares = parent.#middlewares.slice();
-    for (const event of ["connect", "connection"]) for (const fn of parent.listeners(event)) this.on(event, fn);
+    for (const event of ["connect", "connection"] as const) for (const fn of parent.listeners(event)) this.on(event, fn);
   }
 
   nextAckId(): number {
@@ -83,17 +98,17 @@ export class Namespace extends Listeners implements AdapterHost {
   #create(client: Client, auth: Record<string, unknown>, query: Record<string, string> | undefined, session: RestoredSession | null): void {
     // A session whose socket is still connected here is not restored twice.
     if (session !== null && this.sockets.has(session.sid)) session = null;
-    const socket = new Socket(this, client, auth, session?.sid ?? socketId(client, this.name), query);
+    const socket = new Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>(this, client, auth, session?.sid ?? socketId(client, this.name), query);
     if (this.recovery === null) return this.#runMiddlewares(socket, 0, null);
     socket.pid = session?.pid ?? randomId();
     if (session === null) return this.#runMiddlewares(socket, 0, null);
-    socket.data = session.data;
+    socket.data = session.data as SocketData;
     socket.recovered = true;
     if (this.server.options.connectionStateRecovery!.skipMiddlewares) return this.#accept(socket, session);
     this.#runMiddlewares(socket, 0, session);
   }
 
-  #runMiddlewares(socket: Socket, index: number, session: RestoredSession | null): void {
+  #runMiddlewares(socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, index: number, session: RestoredSession | null): void {
     if (index === this.#middlewares.length) return this.#accept(socket, session);
     let isCalled = false;
     const next = (err?: ConnectError) => {
@@ -109,13 +124,13 @@ export class Namespace extends Listeners implements AdapterHost {
     }
   }
 
-  #refuse(socket: Socket, err: ConnectError): void {
+  #refuse(socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, err: ConnectError): void {
     socket.client.connectSettled(this.name, null);
     log.debug?.("connection refused by middleware", { nsp: this.name, message: err.message });
     if (socket.client.session.isOpen) socket.client.sendConnectError(this.name, err.message, err.data);
   }
 
-  #accept(socket: Socket, session: RestoredSession | null): void {
+  #accept(socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, session: RestoredSession | null): void {
     const client = socket.client;
     if (!client.session.isOpen) return client.connectSettled(this.name, null);
     socket.holdOutput();
@@ -138,7 +153,7 @@ export class Namespace extends Listeners implements AdapterHost {
     this.emitReserved("connection", socket);
   }
 
-  remove(socket: Socket): void {
+  remove(socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): void {
     this.sockets.delete(socket.id);
     if (this.sockets.size === 0) this.server.onNamespaceEmpty(this);
   }
@@ -146,7 +161,7 @@ export class Namespace extends Listeners implements AdapterHost {
   // --- writing ---------------------------------------------------------------------------------
 
   /** A packet for one socket (emit, ack, disconnect). */
-  emitToSocket(socket: Socket, packet: Packet, flags: BroadcastFlags): void {
+  emitToSocket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>(socket: Socket, packet: Packet, flags: BroadcastFlags): void {
     socket.writeEncoded(encodePacket(packet), flags.volatile === true, flags.compress !== false);
   }
 
@@ -165,28 +180,33 @@ export class Namespace extends Listeners implements AdapterHost {
 
   // --- broadcasting ----------------------------------------------------------------------------
 
-  to(room: Room | Room[]): BroadcastOperator {
-    return new BroadcastOperator(this).to(room);
+  to(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this).to(room);
   }
 
-  in(room: Room | Room[]): BroadcastOperator {
+  in(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
     return this.to(room);
   }
 
-  except(room: Room | Room[]): BroadcastOperator {
-    return new BroadcastOperator(this).except(room);
+  except(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this).except(room);
   }
 
+  emit<Ev extends EventNames<EmitEvents>>(event: Ev, ...args: EventParams<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, Ev>): boolean;
   emit(event: string, ...args: unknown[]): boolean {
-    return new BroadcastOperator(this).emit(event, ...args);
+    return (new BroadcastOperator(this) as BroadcastOperator<any>).emit(event, ...args);
   }
 
+  emitWithAck<Ev extends EventNamesWithAck<EmitEvents>>(
+    event: Ev,
+    ...args: AllButLast<EventParams<EmitEvents, Ev>>
+  ): Promise<FirstNonErrorArg<Last<EventParams<EmitEvents, Ev>>>[]>;
   emitWithAck(event: string, ...args: unknown[]): Promise<unknown[]> {
-    return new BroadcastOperator(this).emitWithAck(event, ...args);
+    return (new BroadcastOperator(this) as BroadcastOperator<any>).emitWithAck(event, ...args);
   }
 
   send(...args: unknown[]): this {
-    this.emit("message", ...args);
+    (this as Namespace<any, any>).emit("message", ...args);
     return this;
   }
 
@@ -194,39 +214,40 @@ export class Namespace extends Listeners implements AdapterHost {
     return this.send(...args);
   }
 
-  compress(compress: boolean): BroadcastOperator {
-    return new BroadcastOperator(this).compress(compress);
+  compress(compress: boolean): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this).compress(compress);
   }
 
-  get volatile(): BroadcastOperator {
-    return new BroadcastOperator(this).volatile;
+  get volatile(): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this).volatile;
   }
 
-  get local(): BroadcastOperator {
-    return new BroadcastOperator(this).local;
+  get local(): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this).local;
   }
 
-  timeout(ms: number): BroadcastOperator {
-    return new BroadcastOperator(this).timeout(ms);
+  timeout(ms: number): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this).timeout(ms);
   }
 
-  fetchSockets(): Promise<(Socket | RemoteSocket)[]> {
-    return new BroadcastOperator(this).fetchSockets();
+  fetchSockets(): Promise<(Socket<DefaultEventsMap, EmitEvents, DefaultEventsMap, SocketData> | RemoteSocket<EmitEvents, SocketData>)[]> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this).fetchSockets();
   }
 
   socketsJoin(room: Room | Room[]): void {
-    new BroadcastOperator(this).socketsJoin(room);
+    new BroadcastOperator<EmitEvents, SocketData>(this).socketsJoin(room);
   }
 
   socketsLeave(room: Room | Room[]): void {
-    new BroadcastOperator(this).socketsLeave(room);
+    new BroadcastOperator<EmitEvents, SocketData>(this).socketsLeave(room);
   }
 
   disconnectSockets(close = false): void {
-    new BroadcastOperator(this).disconnectSockets(close);
+    new BroadcastOperator<EmitEvents, SocketData>(this).disconnectSockets(close);
   }
 
   /** Emits to the other nodes' instances of this namespace (their "serverSideEmit" listeners... as socket.io: plain listeners). */
+  serverSideEmit<Ev extends EventNames<ServerSideEvents>>(event: Ev, ...args: EventParams<ServerSideEvents, Ev>): boolean;
   serverSideEmit(event: string, ...args: unknown[]): boolean {
     this.adapter.serverSideEmit([event, ...args]);
     return true;
@@ -239,23 +260,29 @@ export class Namespace extends Listeners implements AdapterHost {
 }
 
 /** A dynamic namespace: children are created when a CONNECT matches, and share its setup. */
-export class ParentNamespace extends Namespace {
-  readonly children = new Set<Namespace>();
+export class ParentNamespace<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = ListenEvents,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = any,
+> extends Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData> {
+  readonly children = new Set<Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>>();
 
   // Runs from Namespace's constructor, before `children` exists: read it lazily.
   protected override createAdapter(): Adapter {
     return new ParentAdapter(() => this.children);
   }
 
-  createChild(name: string): Namespace {
-    const child = new Namespace(this.server, name);
+  createChild(name: string): Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData> {
+    const child = new Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>(this.server, name);
     child.inheritFrom(this);
     this.children.add(child);
     return child;
   }
 
+  override emit<Ev extends EventNames<EmitEvents>>(event: Ev, ...args: EventParams<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, Ev>): boolean;
   override emit(event: string, ...args: unknown[]): boolean {
-    for (const child of this.children) child.emit(event, ...args);
+    for (const child of this.children) (child as Namespace<any, any>).emit(event, ...args);
     return true;
   }
 }

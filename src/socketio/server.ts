@@ -14,6 +14,10 @@ import type { RemoteSocket } from "./remote-socket.ts";
 import type { Socket } from "./socket.ts";
 import type { EngineError } from "../engine/handshake.ts";
 import { log } from "../log.ts";
+import type {
+  AllButLast, DecorateAcknowledgementsWithMultipleResponses, DefaultEventsMap, EventNames, EventNamesWithAck,
+  EventParams, EventsMap, FirstNonErrorArg, Last, ReservedOrUserEventNames, ReservedOrUserListener, ServerReservedEventsMap,
+} from "./typed-events.ts";
 
 export interface ServerOptions {
   /** @default "/socket.io/" */
@@ -168,7 +172,20 @@ type ShutdownHook = () => void | Promise<void>;
 
 export type ServeOptions = EngineServeOptions;
 
-export class Server extends Listeners {
+type ServerReserved<L extends EventsMap, E extends EventsMap, S extends EventsMap, D> =
+  ServerReservedEventsMap<Socket<L, E, S, D>, Namespace<L, E, S, D>>;
+
+/**
+ * Typed as socket.io's Server: `ListenEvents` are the events clients send (socket.on),
+ * `EmitEvents` those the server sends (emit, broadcasts, acks), `ServerSideEvents` those between
+ * servers (serverSideEmit), `SocketData` the type of socket.data. Without them anything goes.
+ */
+export class Server<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = ListenEvents,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = any,
+> extends Listeners<ServerSideEvents, ServerReserved<ListenEvents, EmitEvents, ServerSideEvents, SocketData>> {
   readonly engine: Engine;
   readonly options: ResolvedOptions;
   /** Plain numbers bumped on the data path, for metrics to read (engine.counters has the transport's). */
@@ -176,9 +193,9 @@ export class Server extends Listeners {
   /** When set, called with the seconds between a client's event and the server's ack of it (metrics). */
   onAckSent: ((seconds: number) => void) | null = null;
   /** The main namespace "/". */
-  readonly sockets: Namespace;
-  #namespaces = new Map<string, Namespace>();
-  #parents = new Map<ParentNamespace, NamespaceMatcher>();
+  readonly sockets: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
+  #namespaces = new Map<string, Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>>();
+  #parents = new Map<ParentNamespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, NamespaceMatcher>();
   #adapterFactory: AdapterFactory;
   #bunServer: BunServer<WsData> | null = null;
   #shutdownHooks: ShutdownHook[] = [];
@@ -219,7 +236,7 @@ export class Server extends Listeners {
     });
     this.#adapterFactory = options.adapter ?? ((host) => new LocalAdapter(host));
     this.engine.onSession = (session: Session) => {
-      new Client(this, session);
+      new Client(this as Server<any, any, any, any>, session);
     };
     this.sockets = this.of("/");
   }
@@ -235,19 +252,22 @@ export class Server extends Listeners {
   }
 
   /** A namespace by name, or a dynamic one: a RegExp or a function decides which names exist. */
-  of(name: string | RegExp | NamespaceMatcher, onConnection?: (socket: Socket) => void): Namespace {
+  of(
+    name: string | RegExp | NamespaceMatcher,
+    onConnection?: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
+  ): Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData> {
     if (typeof name === "string") {
       const normalised = name.startsWith("/") ? name : "/" + name;
       let nsp = this.#namespaces.get(normalised);
       if (nsp === undefined) {
-        nsp = new Namespace(this, normalised);
+        nsp = new Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>(this, normalised);
         this.#namespaces.set(normalised, nsp);
         this.emitReserved("new_namespace", nsp);
       }
       if (onConnection) nsp.on("connection", onConnection);
       return nsp;
     }
-    const parent = new ParentNamespace(this, typeof name === "function" ? "/_dynamic" : "/_" + name.source);
+    const parent = new ParentNamespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>(this, typeof name === "function" ? "/_dynamic" : "/_" + name.source);
     const matcher: NamespaceMatcher = typeof name === "function"
       ? name
       : (candidate, _auth, next) => next(null, name.test(candidate));
@@ -256,7 +276,7 @@ export class Server extends Listeners {
     return parent;
   }
 
-  get namespaces(): ReadonlyMap<string, Namespace> {
+  get namespaces(): ReadonlyMap<string, Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>> {
     return this.#namespaces;
   }
 
@@ -287,7 +307,13 @@ export class Server extends Listeners {
     });
   }
 
-  #matchParent(parents: [ParentNamespace, NamespaceMatcher][], index: number, name: string, auth: Record<string, unknown>, done: (parent: ParentNamespace | null) => void): void {
+  #matchParent(
+    parents: [ParentNamespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, NamespaceMatcher][],
+    index: number,
+    name: string,
+    auth: Record<string, unknown>,
+    done: (parent: ParentNamespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | null) => void,
+  ): void {
     if (index === parents.length) return done(null);
     const [parent, matcher] = parents[index]!;
     let isCalled = false;
@@ -304,7 +330,7 @@ export class Server extends Listeners {
     }
   }
 
-  onNamespaceEmpty(nsp: Namespace): void {
+  onNamespaceEmpty(nsp: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): void {
     if (!this.options.cleanupEmptyChildNamespaces) return;
     for (const parent of this.#parents.keys()) {
       if (parent.children.delete(nsp)) {
@@ -317,34 +343,41 @@ export class Server extends Listeners {
 
   // --- the main namespace's API on the server, as socket.io offers it -------------------------
 
+  override on<Ev extends ReservedOrUserEventNames<ServerReserved<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, ServerSideEvents>>(
+    event: Ev,
+    listener: ReservedOrUserListener<ServerReserved<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, ServerSideEvents, Ev>,
+  ): this;
   override on(event: string, listener: Listener): this {
     if (event === "connection" || event === "connect") this.sockets.on(event, listener);
-    else super.on(event, listener);
+    else super.on(event, listener as any);
     return this;
   }
 
-  use(fn: Middleware): this {
+  use(fn: Middleware<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): this {
     this.sockets.use(fn);
     return this;
   }
 
-  to(room: Room | Room[]): BroadcastOperator {
+  to(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
     return this.sockets.to(room);
   }
 
-  in(room: Room | Room[]): BroadcastOperator {
+  in(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
     return this.sockets.in(room);
   }
 
-  except(room: Room | Room[]): BroadcastOperator {
+  except(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
     return this.sockets.except(room);
   }
 
-  emit(event: string, ...args: unknown[]): boolean {
+  emit<Ev extends EventNames<EmitEvents>>(event: Ev, ...args: EventParams<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, Ev>): boolean {
     return this.sockets.emit(event, ...args);
   }
 
-  emitWithAck(event: string, ...args: unknown[]): Promise<unknown[]> {
+  emitWithAck<Ev extends EventNamesWithAck<EmitEvents>>(
+    event: Ev,
+    ...args: AllButLast<EventParams<EmitEvents, Ev>>
+  ): Promise<FirstNonErrorArg<Last<EventParams<EmitEvents, Ev>>>[]> {
     return this.sockets.emitWithAck(event, ...args);
   }
 
@@ -357,23 +390,23 @@ export class Server extends Listeners {
     return this.send(...args);
   }
 
-  compress(compress: boolean): BroadcastOperator {
+  compress(compress: boolean): BroadcastOperator<EmitEvents, SocketData> {
     return this.sockets.compress(compress);
   }
 
-  get volatile(): BroadcastOperator {
+  get volatile(): BroadcastOperator<EmitEvents, SocketData> {
     return this.sockets.volatile;
   }
 
-  get local(): BroadcastOperator {
+  get local(): BroadcastOperator<EmitEvents, SocketData> {
     return this.sockets.local;
   }
 
-  timeout(ms: number): BroadcastOperator {
+  timeout(ms: number): BroadcastOperator<EmitEvents, SocketData> {
     return this.sockets.timeout(ms);
   }
 
-  fetchSockets(): Promise<(Socket | RemoteSocket)[]> {
+  fetchSockets(): Promise<(Socket<DefaultEventsMap, EmitEvents, DefaultEventsMap, SocketData> | RemoteSocket<EmitEvents, SocketData>)[]> {
     return this.sockets.fetchSockets();
   }
 
@@ -389,7 +422,7 @@ export class Server extends Listeners {
     this.sockets.disconnectSockets(close);
   }
 
-  serverSideEmit(event: string, ...args: unknown[]): boolean {
+  serverSideEmit<Ev extends EventNames<ServerSideEvents>>(event: Ev, ...args: EventParams<ServerSideEvents, Ev>): boolean {
     return this.sockets.serverSideEmit(event, ...args);
   }
 

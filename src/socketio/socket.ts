@@ -10,6 +10,10 @@ import type { Namespace } from "./namespace.ts";
 import { assertEmittable, encodePacket, PacketType, type Packet } from "./packets.ts";
 import { RECOVERABLE_REASONS, type DisconnectReason } from "./reasons.ts";
 import { log } from "../log.ts";
+import type {
+  AllButLast, DecorateAcknowledgements, DefaultEventsMap, EventNames, EventNamesWithAck, EventParams, EventsMap,
+  FirstNonErrorArg, Last, SocketReservedEventsMap,
+} from "./typed-events.ts";
 
 export interface Handshake {
   headers: Record<string, string>;
@@ -26,6 +30,8 @@ export interface Handshake {
 export type EventArgs = [event: string, ...args: unknown[]];
 export type PacketMiddleware = (packet: EventArgs, next: (err?: Error) => void) => void;
 type Ack = (...args: unknown[]) => void;
+/** A type-only view for Bunsen's own emits ("error", "message"), which are outside the user's EmitEvents. */
+type AnySocket = Socket<any, any, any, any>;
 
 /**
  * How long a new socket's own output waits after its CONNECT reply (Socket.holdOutput). Bun writes
@@ -38,12 +44,21 @@ type Ack = (...args: unknown[]) => void;
  */
 const CONNECT_REPLY_GAP_MS = 20;
 
-export class Socket extends Listeners implements RoomMember {
+/**
+ * The type arguments are the Server's (see Server): `ListenEvents` types `socket.on`, `EmitEvents`
+ * `socket.emit` and its acks, `SocketData` `socket.data`.
+ */
+export class Socket<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = ListenEvents,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = any,
+> extends Listeners<ListenEvents, SocketReservedEventsMap> implements RoomMember {
   readonly id: string;
-  readonly nsp: Namespace;
+  readonly nsp: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
   readonly client: Client;
   /** Application data: anything, shared with fetchSockets() across nodes. */
-  #data: any = undefined;
+  #data: SocketData | undefined = undefined;
   #handshake: Handshake | undefined = undefined;
   readonly #auth: Record<string, unknown>;
   readonly #extraQuery: Record<string, string> | undefined;
@@ -67,7 +82,7 @@ export class Socket extends Listeners implements RoomMember {
   /** Packets and their compress flags held from CONNECT until shortly after its reply; null when not holding. */
   #held: (EncodedPacket | boolean)[] | null = null;
 
-  constructor(nsp: Namespace, client: Client, auth: Record<string, unknown>, id: string, extraQuery?: Record<string, string>) {
+  constructor(nsp: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, client: Client, auth: Record<string, unknown>, id: string, extraQuery?: Record<string, string>) {
     super();
     this.nsp = nsp;
     this.client = client;
@@ -95,11 +110,11 @@ export class Socket extends Listeners implements RoomMember {
     });
   }
 
-  get data(): any {
-    return (this.#data ??= {});
+  get data(): SocketData {
+    return (this.#data ??= {} as SocketData);
   }
 
-  set data(value: any) {
+  set data(value: SocketData) {
     this.#data = value;
   }
 
@@ -124,6 +139,7 @@ export class Socket extends Listeners implements RoomMember {
   // --- outgoing -------------------------------------------------------------------------------
 
   /** Sends an event to this client; a trailing function receives the client's ack. */
+  emit<Ev extends EventNames<EmitEvents>>(event: Ev, ...args: EventParams<EmitEvents, Ev>): boolean;
   emit(event: string, ...args: unknown[]): boolean {
     assertEmittable(event);
     const data: unknown[] = [event, ...args];
@@ -148,18 +164,22 @@ export class Socket extends Listeners implements RoomMember {
   }
 
   /** Emits and resolves with the client's ack (rejects on timeout when `timeout()` was set). */
+  emitWithAck<Ev extends EventNamesWithAck<EmitEvents>>(
+    event: Ev,
+    ...args: AllButLast<EventParams<EmitEvents, Ev>>
+  ): Promise<FirstNonErrorArg<Last<EventParams<EmitEvents, Ev>>>>;
   emitWithAck(event: string, ...args: unknown[]): Promise<any> {
     const hasTimeout = this.#flags.timeout !== undefined;
     return new Promise((resolve, reject) => {
       args.push(hasTimeout
         ? (err: Error | null, response: unknown) => (err ? reject(err) : resolve(response))
         : (response: unknown) => resolve(response));
-      this.emit(event, ...args);
+      (this as AnySocket).emit(event, ...args);
     });
   }
 
   send(...args: unknown[]): this {
-    this.emit("message", ...args);
+    (this as AnySocket).emit("message", ...args);
     return this;
   }
 
@@ -239,36 +259,37 @@ export class Socket extends Listeners implements RoomMember {
     return this;
   }
 
-  timeout(ms: number): this {
+  /** The next emit's ack gets an `Error` first: null when the client answered within `ms`. */
+  timeout(ms: number): Socket<ListenEvents, DecorateAcknowledgements<EmitEvents>, ServerSideEvents, SocketData> {
     this.#flags.timeout = ms;
-    return this;
+    return this as Socket<any, any, any, any>;
   }
 
   // --- broadcasting from this socket (the sender is excluded, as in socket.io) -----------------
 
-  #operator(): BroadcastOperator {
+  #operator(): BroadcastOperator<EmitEvents, SocketData> {
     const flags = this.#flags;
     this.#flags = {};
     return new BroadcastOperator(this.nsp, new Set(), new Set([this.id]), flags);
   }
 
-  to(room: Room | Room[]): BroadcastOperator {
+  to(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
     return this.#operator().to(room);
   }
 
-  in(room: Room | Room[]): BroadcastOperator {
+  in(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
     return this.#operator().to(room);
   }
 
-  except(room: Room | Room[]): BroadcastOperator {
+  except(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
     return this.#operator().except(room);
   }
 
-  get broadcast(): BroadcastOperator {
+  get broadcast(): BroadcastOperator<EmitEvents, SocketData> {
     return this.#operator();
   }
 
-  get local(): BroadcastOperator {
+  get local(): BroadcastOperator<EmitEvents, SocketData> {
     return this.#operator().local;
   }
 
@@ -384,7 +405,7 @@ export class Socket extends Listeners implements RoomMember {
     const retryAfterMs = Math.ceil((-this.#tokens * windowMs) / events);
     const error = { code: "rate_limited", message: `more than ${events} events in ${windowMs} ms`, retryAfterMs };
     if (ackId !== undefined) this.#ackFor(ackId)({ ok: false, error });
-    else this.emit("error", error);
+    else (this as AnySocket).emit("error", error);
     return false;
   }
 
@@ -539,6 +560,6 @@ function removeListener(list: Listener[] | null, listener?: Listener): Listener[
   return list.length === 0 ? null : list;
 }
 
-function endHold(socket: Socket): void {
+function endHold(socket: AnySocket): void {
   socket.endHold();
 }
