@@ -5,6 +5,12 @@ export { Socket, type Handshake } from "./socketio/socket.ts";
 export { BroadcastOperator } from "./socketio/broadcast.ts";
 export { RemoteSocket } from "./socketio/remote-socket.ts";
 export type { DisconnectReason } from "./socketio/reasons.ts";
+export type {
+  AllButLast, DecorateAcknowledgements, DecorateAcknowledgementsWithMultipleResponses, DefaultEventsMap, EventNames,
+  EventNamesWithAck, EventNamesWithoutAck, EventParams, EventsMap, FallbackToUntypedListener, FirstNonErrorArg, Last,
+  NamespaceReservedEventsMap, RemoveAcknowledgements, ReservedOrUserEventNames, ReservedOrUserListener,
+  ServerReservedEventsMap, SocketReservedEventsMap,
+} from "./socketio/typed-events.ts";
 export type { Adapter, AdapterFactory, AdapterHost, BroadcastOptions, Room } from "./rooms/adapter.ts";
 export { LocalAdapter } from "./rooms/local.ts";
 export { createRedisAdapter, RedisAdapter, type RedisAdapterFactory, type RedisAdapterOptions } from "./rooms/redis.ts";
