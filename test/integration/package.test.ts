@@ -24,14 +24,16 @@ async function run(command: string[], cwd: string, timeoutMs = 300_000) {
   return { stdout, stderr, code, text: stdout + stderr };
 }
 
-/** The first ```ts block of README.md's "The library" section, as a user would copy it. */
-function readmeLibraryExample(): string {
+/** The first ```ts block of a README.md section, as a user would copy it. */
+function readmeExample(heading = "## The library"): string {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const section = readme.slice(readme.indexOf("## The library"));
+  const section = readme.slice(readme.indexOf(heading));
   const match = /```ts\n([\s\S]*?)```/.exec(section);
-  if (match === null) throw new Error("README.md has no library example");
+  if (match === null) throw new Error(`README.md has no example under ${heading}`);
   return match[1]!;
 }
+
+const readmeLibraryExample = () => readmeExample();
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "bunsen-pack-"));
@@ -96,6 +98,8 @@ await server.close();
 
   test("its types pass the user's tsc under tsc --init's defaults and under bun init's settings", async () => {
     writeFileSync(join(project, "chat.ts"), readmeLibraryExample());
+    // The typed-events example: the generics work from the installed declarations.
+    writeFileSync(join(project, "typed.ts"), readmeExample("### Typed events"));
     const tsc = join(project, "node_modules/typescript/bin/tsc");
     const init = await run([BUN, tsc, "--init"], project);
     expect(init.code).toBe(0);
@@ -109,17 +113,23 @@ await server.close();
         allowImportingTsExtensions: true, verbatimModuleSyntax: true, noEmit: true, strict: true, skipLibCheck: true,
         noFallthroughCasesInSwitch: true, noUncheckedIndexedAccess: true, noImplicitOverride: true, types: ["bun"],
       },
-      files: ["chat.ts"],
+      files: ["chat.ts", "typed.ts"],
     }));
     const bunInit = await run([BUN, tsc, "-p", "tsconfig.bun.json"], project);
     expect(bunInit.text).toBe("");
     expect(bunInit.code).toBe(0);
 
-    // The check can fail: a wrong call in the user's code is reported.
-    writeFileSync(join(project, "wrong.ts"), `import { Server } from "bunsen";\nnew Server({ pingInterval: "soon" });\n`);
+    // The check can fail: a wrong call in the user's code is reported, and so is a wrong typed event.
+    writeFileSync(join(project, "wrong.ts"), [
+      `import { Server } from "bunsen";`,
+      `new Server({ pingInterval: "soon" });`,
+      `new Server<{ hi: (n: number) => void }>().on("connection", (socket) => socket.emit("hi", "one"));`,
+      ``,
+    ].join("\n"));
     const wrong = await run([BUN, tsc, "--noEmit", "-p", "."], project);
     expect(wrong.code).not.toBe(0);
     expect(wrong.text).toContain("wrong.ts(2,");
+    expect(wrong.text).toContain("wrong.ts(3,");
     rmSync(join(project, "wrong.ts"));
   }, 120_000);
 
