@@ -108,10 +108,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ...ctx,
     // The throttle's scripts touch two keys at once, which a Redis Cluster refuses across slots: on a
     // cluster its windows stay per node.
-    fetch: createRouter(ctx, redis ? {
-      readiness: { redis: redis.adapter.isRedisReady },
-      redis: redis.pub instanceof Redis ? { client: redis.pub, prefix: config.redisKey } : undefined,
-    } : {}),
+    fetch: createRouter(ctx, {
+      ...(redis ? {
+        readiness: { redis: redis.adapter.isRedisReady },
+        redis: redis.pub instanceof Redis ? { client: redis.pub, prefix: config.redisKey } : undefined,
+      } : {}),
+      degraded: spool ? { spool: () => spool.unavailable() } : {},
+    }),
     close: () => io.close(),
   };
 }

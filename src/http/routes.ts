@@ -9,7 +9,7 @@ import { apiRoutes } from "./api.ts";
 import { conversationRoutes } from "./conversations.ts";
 import { createApiAuth } from "./auth.ts";
 import { errorResponse, HttpError } from "./errors.ts";
-import { opsRoutes } from "./ops.ts";
+import { opsRoutes, type DegradedChecks } from "./ops.ts";
 import { pageRoutes } from "./pages.ts";
 import { deliver, type EmitRequest } from "./emit.ts";
 import { RedisThrottle } from "./redis-throttle.ts";
@@ -39,6 +39,8 @@ export interface RouterOptions {
    * `{ redis: adapterFactory.isRedisReady }` when REDIS_URL is set (rooms/redis.ts).
    */
   readiness?: Record<string, () => boolean | Promise<boolean>>;
+  /** Checks that keep /readyz at 200 but report `status: "degraded"` with their reason (the spool on a full disk). */
+  degraded?: DegradedChecks;
   /** The cluster's Redis (REDIS_URL) and key prefix (REDIS_KEY): throttled emits coalesce cluster-wide. */
   redis?: { client: Redis; prefix: string };
 }
@@ -52,7 +54,7 @@ export function createRouter(ctx: ModuleContext, options: RouterOptions = {}): R
   });
   ctx.io.onShutdown(() => throttle.close());
   const auth = createApiAuth(ctx.config.apiKey, ctx.verifier);
-  const routes: CompiledRoute[] = [...opsRoutes(ctx, throttle, options.readiness ?? {}), ...apiRoutes(ctx, throttle), ...conversationRoutes(ctx), ...pageRoutes(ctx)].map((route) => ({
+  const routes: CompiledRoute[] = [...opsRoutes(ctx, throttle, options.readiness ?? {}, options.degraded), ...apiRoutes(ctx, throttle), ...conversationRoutes(ctx), ...pageRoutes(ctx)].map((route) => ({
     ...route,
     segments: route.path.split("/").slice(1),
   }));

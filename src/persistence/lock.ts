@@ -1,8 +1,9 @@
 // One process per data folder: PGlite and the spool both assume they are alone in DATA_DIR, so a
 // second server started on the same folder (a second `npm start`) must refuse before it opens either.
 // The lock is a file holding the owner's PID, created exclusively; one whose owner is gone is stale
-// and taken over (a kill -9 leaves it behind).
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+// and taken over (a kill -9 leaves it behind). On a full disk the PID cannot be written: the lock is
+// then a symbolic link whose target is the PID (it needs no data block), so a full disk still starts.
+import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export class DataDirLockedError extends Error {
@@ -33,8 +34,15 @@ export function lockDataDir(dataDir: string): DataDirLock {
   for (let attempt = 0; ; attempt++) {
     try {
       const fd = openSync(path, "wx");
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+        unlinkSync(path);
+        symlinkSync(String(process.pid), path);
+      } finally {
+        closeSync(fd);
+      }
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error;
@@ -60,7 +68,13 @@ export function lockDataDir(dataDir: string): DataDirLock {
 
 function ownerOf(path: string): number | undefined {
   try {
-    const pid = Number.parseInt(readFileSync(path, "utf8"), 10);
+    let text: string;
+    try {
+      text = readlinkSync(path); // the full-disk form
+    } catch {
+      text = readFileSync(path, "utf8");
+    }
+    const pid = Number.parseInt(text, 10);
     return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;

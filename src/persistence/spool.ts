@@ -12,6 +12,13 @@
 // journaled: a replayed message that was in fact stored is skipped by INSERT ... ON CONFLICT (id)
 // DO NOTHING, which is what makes replay exactly-once.
 //
+// A full disk. A page of a mapping that the file system cannot back raises SIGBUS when written, which
+// kills the process — so a segment's blocks are reserved for real (posix_fallocate, or zeros written)
+// before it is mapped. When that fails (ENOSPC, EDQUOT, EFBIG…) the spool is *unavailable*: messages
+// are not journaled (the Writer still stores and confirms them; a crash meanwhile loses the unstored
+// ones), unavailable() says why for /readyz, one error line is logged, and a new segment is tried
+// again at most every `retryUnavailableMs` — journaling resumes by itself once space is back.
+//
 // Durability window, stated plainly. A segment is a preallocated file mapped MAP_SHARED
 // (`Bun.mmap`); a line is copied into the mapping as the message is journaled, i.e. before the
 // handler that emitted it returns. The copy is in the page cache at once, so it survives a process
@@ -23,7 +30,8 @@
 // an OS crash or power loss may lose that interval plus the fsync's latency — the same guarantee class
 // as Postgres' synchronous_commit=off. Measured on the dev VM (ext4 on virtio): fdatasync of a 10 KB
 // batch is 0.4 ms p50 but 18–80 ms p99, which is why nothing waits for it on the event loop.
-import { close, closeSync, fdatasync, fsync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { dlopen, FFIType } from "bun:ffi";
+import { close, closeSync, fdatasync, fsync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "../log.ts";
 import type { NewMessage } from "./schema.ts";
@@ -40,6 +48,16 @@ export interface SpoolOptions {
   segmentMaxAgeMs?: number;
   /** First delay before a replayed message whose insert failed is enqueued again; doubles to 30 s. @default 1_000 */
   replayRetryMs?: number;
+  /** While the spool is unavailable (no space for a segment), how often a new segment is tried. @default 1_000 */
+  retryUnavailableMs?: number;
+}
+
+/** Why the spool is not journaling (a full disk), for /readyz. */
+export interface SpoolUnavailable {
+  /** The error, with its code: `ENOSPC: no space left on device …`. */
+  reason: string;
+  dir: string;
+  since: string;
 }
 
 export interface SpoolStats {
@@ -90,6 +108,9 @@ export class Spool {
   readonly #segmentBytes: number;
   readonly #segmentMaxAgeMs: number;
   readonly #replayRetryMs: number;
+  readonly #retryUnavailableMs: number;
+  #unavailable: SpoolUnavailable | undefined;
+  #retryAt = 0;
   // Oldest first; the last one is #current, which takes new lines.
   readonly #segments: Segment[] = [];
   #current: Segment;
@@ -112,8 +133,14 @@ export class Spool {
     this.#segmentBytes = options.segmentBytes ?? 1 << 20;
     this.#segmentMaxAgeMs = options.segmentMaxAgeMs ?? 1_000;
     this.#replayRetryMs = options.replayRetryMs ?? 1_000;
-    mkdirSync(this.#dir, { recursive: true });
-    const seqs = readdirSync(this.#dir)
+    this.#retryUnavailableMs = options.retryUnavailableMs ?? 1_000;
+    try {
+      mkdirSync(this.#dir, { recursive: true });
+    } catch (error) {
+      // A full disk may refuse even the folder: nothing of ours is in it to recover, so serve without it.
+      this.#setUnavailable(error);
+    }
+    const seqs = (this.#unavailable ? [] : readdirSync(this.#dir))
       .map((name) => SEGMENT_NAME.exec(name)?.[1])
       .filter((seq) => seq !== undefined)
       .map(Number)
@@ -132,8 +159,14 @@ export class Spool {
     if (replayed) return this.#settler(replayed, row, onResult, true);
     if (this.#isClosed) return onResult;
     const line = JSON.stringify({ m: row }) + "\n";
-    this.#append(line);
+    // Not journaled (no space): the Writer holds it in memory only, and answers it as usual.
+    if (!this.#append(line)) return onResult;
     return this.#settler(this.#current, row, onResult, false);
+  }
+
+  /** Set while no segment can be reserved (a full disk): messages are not journaled meanwhile. */
+  unavailable(): SpoolUnavailable | undefined {
+    return this.#unavailable;
   }
 
   /**
@@ -219,8 +252,9 @@ export class Spool {
     };
   }
 
-  // Synchronous on purpose: once this returns, a kill -9 cannot take the line away.
-  #append(line: string): void {
+  // Synchronous on purpose: once this returns true, a kill -9 cannot take the line away.
+  #append(line: string): boolean {
+    if (this.#unavailable && Date.now() < this.#retryAt) return false;
     let segment = this.#current;
     if (segment.bytes > 0 && !this.#isClosed && Date.now() - segment.createdAt >= this.#segmentMaxAgeMs) segment = this.#rotate(line.length);
     try {
@@ -235,12 +269,25 @@ export class Spool {
         segment = this.#rotate(line.length);
       }
     } catch (error) {
-      log.error?.("spool write failed", { error, dir: this.#dir });
-      return;
+      this.#setUnavailable(error);
+      return false;
+    }
+    if (this.#unavailable) {
+      log.info?.("spool resumed", { dir: this.#dir, unavailableSince: this.#unavailable.since });
+      this.#unavailable = undefined;
     }
     this.#flushes++;
     this.#toSync.add(segment);
     this.#scheduleSync();
+    return true;
+  }
+
+  #setUnavailable(error: unknown): void {
+    this.#retryAt = Date.now() + this.#retryUnavailableMs;
+    if (this.#unavailable) return; // logged once per episode
+    const reason = error instanceof Error ? error.message : String(error);
+    this.#unavailable = { reason, dir: this.#dir, since: new Date().toISOString() };
+    log.error?.("spool unavailable: messages are not journaled until space is back", { dir: this.#dir, error: reason });
   }
 
   /** Seals the current segment and starts the next one, big enough for a line of `chars`. */
@@ -255,10 +302,20 @@ export class Spool {
     return this.#current;
   }
 
+  // Reserves every block before mapping: a sparse file would SIGBUS on a full disk (see the top).
   #open(segment: Segment, chars: number): Uint8Array {
     segment.capacity = Math.max(segment.capacity, this.#segmentBytes, chars * 3 + 1);
-    segment.fd = openSync(segment.path, "w+");
-    ftruncateSync(segment.fd, segment.capacity); // sparse: no disk used until written
+    const fd = openSync(segment.path, "w+");
+    try {
+      reserve(fd, segment.capacity);
+    } catch (error) {
+      closeSync(fd);
+      try {
+        unlinkSync(segment.path);
+      } catch {}
+      throw error;
+    }
+    segment.fd = fd;
     this.#isDirDirty = true; // the new file's name must survive a power loss too
     return (segment.map = Bun.mmap(segment.path, { shared: true }));
   }
@@ -363,6 +420,35 @@ function parseRecord(line: string): SpoolRecord | undefined {
   for (const field of DATE_FIELDS) if (typeof row[field] === "string") row[field] = new Date(row[field]);
   return { m: row as NewMessage };
 }
+
+// posix_fallocate from the C library when there is one (glibc: Linux), else zeros written: either way
+// every block of the file exists once this returns, or it throws (ENOSPC, with the errno's name).
+let fallocate: ((fd: number, offset: number, length: number) => number) | null | undefined;
+
+function reserve(fd: number, bytes: number): void {
+  if (fallocate === undefined) {
+    try {
+      const libc = dlopen("libc.so.6", { posix_fallocate: { args: [FFIType.i32, FFIType.i64, FFIType.i64], returns: FFIType.i32 } });
+      fallocate = libc.symbols.posix_fallocate as (fd: number, offset: number, length: number) => number;
+    } catch {
+      fallocate = null;
+    }
+  }
+  if (fallocate) {
+    const errno = fallocate(fd, 0, bytes);
+    if (errno === 0) return;
+    const name = ERRNO_NAMES[errno];
+    // EINVAL/EOPNOTSUPP: a file system without it; zeros below do the same.
+    if (name !== "EINVAL" && name !== "EOPNOTSUPP") {
+      throw Object.assign(new Error(`${name ?? `errno ${errno}`}: cannot reserve ${bytes} bytes for a spool segment`), { code: name });
+    }
+  }
+  const zeros = new Uint8Array(Math.min(bytes, 64 << 10));
+  for (let offset = 0; offset < bytes; ) offset += writeSync(fd, zeros, 0, Math.min(zeros.length, bytes - offset), offset);
+}
+
+// Linux errno values posix_fallocate returns.
+const ERRNO_NAMES: Record<number, string> = { 5: "EIO", 9: "EBADF", 22: "EINVAL", 27: "EFBIG", 28: "ENOSPC", 95: "EOPNOTSUPP", 122: "EDQUOT" };
 
 // node:fs callbacks run on the thread pool: the event loop never waits for the disk.
 function promised(call: (done: (error: Error | null) => void) => void): Promise<void> {

@@ -4,7 +4,7 @@
 // once in the log — and journals again once space is back. A start on the full disk serves too.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -152,3 +152,21 @@ test("a full DATA_DIR: the server stays up, every message is acked and confirmed
     }
   }
 }, 90_000);
+
+test("one page left under DATA_DIR (the lock fits, a segment does not): no SIGBUS, every message confirmed", async () => {
+  const dataDir = join(mountPoint, "one-page");
+  mkdirSync(dataDir);
+  const filler = join(mountPoint, "filler-one-page");
+  fillDisk(filler);
+  truncateSync(filler, statSync(filler).size - 4096);
+  try {
+    await using server = await startServer(dataDir);
+    using alice = await user(server.url, "alice");
+    await alice.emitWithAck("joinRoom", { roomId: "page" });
+    await sendConfirmed(alice, "page", "page-", 20);
+    expect(server.proc.exitCode).toBeNull();
+    expect((await readyz(server.url)).body.status).toBe("degraded");
+  } finally {
+    rmSync(filler, { force: true });
+  }
+}, 60_000);
