@@ -37,6 +37,14 @@ export class Listeners<ListenEvents extends EventsMap = DefaultEventsMap, Reserv
     return this.on(event, listener);
   }
 
+  /** As on(), but the listener runs before those already registered (Node's EventEmitter#prependListener). */
+  prependListener(event: string, listener: Listener): this {
+    const entry = this.#listeners?.[event];
+    if (entry === undefined) return (this.on as (event: string, listener: Listener) => this)(event, listener);
+    this.#listeners![event] = typeof entry === "function" ? [listener, entry] : [listener, ...entry];
+    return this;
+  }
+
   once<Ev extends ReservedOrUserEventNames<ReservedEvents, ListenEvents>>(event: Ev, listener: ReservedOrUserListener<ReservedEvents, ListenEvents, Ev>): this;
   once(event: string, listener: Listener): this {
     const wrapped: Wrapped = (...args: unknown[]) => {

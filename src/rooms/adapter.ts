@@ -78,7 +78,15 @@ export interface RestoredSession extends RecoverableSession {
   readonly missedPackets: unknown[][];
 }
 
+/**
+ * socket.io-adapter's room events: "create-room" (room), "delete-room" (room), "join-room" (room, id),
+ * "leave-room" (room, id). Local to this node, as in socket.io.
+ */
+export type AdapterEvent = "create-room" | "delete-room" | "join-room" | "leave-room";
+
 export interface Adapter {
+  on(event: AdapterEvent, listener: (room: Room, id?: SocketId) => void): this;
+  off(event?: AdapterEvent, listener?: (room: Room, id?: SocketId) => void): this;
   /** room → ids of its members on this node. */
   readonly rooms: ReadonlyMap<Room, ReadonlySet<SocketId>>;
   /** socket id → the rooms it is in on this node. */

@@ -3,10 +3,11 @@
 // room and written to directly. `except` and multi-room broadcasts take the iterating path.
 import type { Packet } from "socket.io-parser";
 import type { Adapter, AdapterHost, BroadcastOptions, EncodedPacket, RecoverableSession, RestoredSession, Room, RoomMember, SocketDetails, SocketId } from "./adapter.ts";
+import { Listeners, type Listener } from "../listeners.ts";
 import { RecoveryLog } from "./recovery.ts";
 import { topicOf, topicOfNamespace } from "./topics.ts";
 
-export class LocalAdapter implements Adapter {
+export class LocalAdapter extends Listeners implements Adapter {
   readonly rooms = new Map<Room, Set<SocketId>>();
   readonly sids = new Map<SocketId, Set<Room>>();
   protected readonly host: AdapterHost;
@@ -16,11 +17,19 @@ export class LocalAdapter implements Adapter {
   #iterated = new Map<Room, Set<RoomMember>>();
   /** Namespace-wide counterpart of #iterated. */
   #iteratedAll = new Set<RoomMember>();
+  /** true once anyone listens to a room event: joins and leaves cost one field read until then. */
+  #isObserved = false;
 
   /** `nodeId` prefixes recovery offsets; cluster adapters pass their uid. */
   constructor(host: AdapterHost, nodeId: string = crypto.randomUUID().slice(0, 8)) {
+    super();
     this.host = host;
     this.recovery = host.recovery === null ? null : new RecoveryLog(host.recovery.maxDisconnectionDurationMs, nodeId);
+  }
+
+  override on(event: string, listener: Listener): this {
+    this.#isObserved = true;
+    return super.on(event, listener);
   }
 
   addAll(member: RoomMember, rooms: Iterable<Room>): void {
@@ -38,8 +47,10 @@ export class LocalAdapter implements Adapter {
       if (members === undefined) {
         this.rooms.set(room, (members = new Set()));
         this.onRoomCreated(room);
+        if (this.#isObserved) this.emitReserved("create-room", room);
       }
       members.add(member.id);
+      if (this.#isObserved) this.emitReserved("join-room", room, member.id);
       // A socket's own room is served by a direct write, never a topic: one topic per idle
       // connection would cost memory for nothing.
       if (room === member.id) continue;
@@ -67,9 +78,11 @@ export class LocalAdapter implements Adapter {
     const members = this.rooms.get(room);
     if (members !== undefined) {
       members.delete(member.id);
+      if (this.#isObserved) this.emitReserved("leave-room", room, member.id);
       if (members.size === 0) {
         this.rooms.delete(room);
         this.onRoomDeleted(room);
+        if (this.#isObserved) this.emitReserved("delete-room", room);
       }
     }
     if (room === member.id) return;

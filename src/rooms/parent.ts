@@ -2,6 +2,7 @@
 // to each child namespace's adapter (socket.io lib/parent-namespace.ts ParentBroadcastAdapter), and
 // `io.of(/^\/team-\d+$/).to("leads").emit(...)` reaches "leads" in every child.
 import type { Packet } from "socket.io-parser";
+import { Listeners } from "../listeners.ts";
 import type { Adapter, BroadcastOptions, Room, RoomMember, SocketDetails, SocketId } from "./adapter.ts";
 
 /** A child namespace as the parent's adapter sees it. */
@@ -10,12 +11,14 @@ export interface ChildNamespace {
   readonly adapter: Adapter;
 }
 
-export class ParentAdapter implements Adapter {
+// Room events never fire here: sockets join a child, whose adapter emits them.
+export class ParentAdapter extends Listeners implements Adapter {
   readonly rooms = new Map<Room, Set<SocketId>>();
   readonly sids = new Map<SocketId, Set<Room>>();
   readonly #children: () => Iterable<ChildNamespace>;
 
   constructor(children: () => Iterable<ChildNamespace>) {
+    super();
     this.#children = children;
   }
 

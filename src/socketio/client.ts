@@ -40,6 +40,11 @@ export class Client implements SessionHandler {
     if (session.protocol === 3) this.#connect("/", {});
   }
 
+  /** The Engine.IO session id, as socket.io's `socket.client.id`. */
+  get id(): string {
+    return this.session.sid;
+  }
+
   onMessage(data: string | Uint8Array): void {
     // Binary packets only: a text frame outside one costs two comparisons here.
     if ((typeof data !== "string" || this.#partialBytes !== 0 || isBinaryHeader(data)) && !this.#admitPart(data)) return;

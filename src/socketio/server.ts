@@ -280,6 +280,14 @@ export class Server<
     return this.#namespaces;
   }
 
+  /**
+   * socket.io's name for `namespaces`: tools written for socket.io read it (the official Admin UI's
+   * `instrument()` lists namespaces and their socket counts through `io._nsps`).
+   */
+  get _nsps(): ReadonlyMap<string, Namespace> {
+    return this.#namespaces;
+  }
+
   /** Called by a Client for each CONNECT: an existing namespace, a dynamic match, or an error. */
   connectClient(client: Client, name: string, auth: Record<string, unknown>, query?: Record<string, string>): void {
     const nsp = this.#namespaces.get(name);
