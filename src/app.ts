@@ -23,6 +23,7 @@ import { registerTyping } from "./modules/typing.ts";
 import type { ModuleContext } from "./modules/context.ts";
 import { Metrics } from "./modules/metrics.ts";
 import { registerAdmin } from "./modules/admin.ts";
+import { registerAdminUi } from "./modules/admin-ui.ts";
 import { createRouter } from "./http/routes.ts";
 import { log } from "./log.ts";
 
@@ -92,6 +93,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerNotifications(ctx);
   registerHistory(ctx);
   registerStats(ctx);
+  if (config.adminUi !== undefined) await registerAdminUi(io, config.adminUi);
   const closePythonQueue = redis && config.pythonQueueChannel !== undefined
     ? registerPythonQueue(ctx, { sub: redis.duplicate(), pub: redis.pub, channel: config.pythonQueueChannel })
     : undefined;

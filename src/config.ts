@@ -95,6 +95,16 @@ export interface Config {
   readonly limits: LimitsConfig;
   /** Settings that work but are unsafe; the ready server logs each at warn when it starts. */
   readonly warnings: readonly string[];
+  /** The official Socket.IO Admin UI; undefined (off) unless ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD are set. */
+  readonly adminUi?: AdminUiConfig;
+}
+
+export interface AdminUiConfig {
+  readonly username: string;
+  /** A bcrypt hash ($2a$/$2b$/$2y$), or a plain password that app.ts hashes at boot. */
+  readonly password: string;
+  /** The namespace `instrument()` serves; never one of NAMESPACES. */
+  readonly namespace: string;
 }
 
 /** Every environment variable, its default, and what it does (copied into the README). */
@@ -155,6 +165,9 @@ export const DEFAULTS = {
   HISTORY_MAX_LIMIT: "100", //          largest page the history API returns
   RECOVERY_MAX_DISCONNECTION_MS: "120000", // connection state recovery window; 0 disables recovery
   RECOVERY_NAMESPACES: undefined, //    comma list of namespaces with recovery on (events then carry an extra offset argument)
+  ADMIN_UI_USERNAME: undefined, //      with ADMIN_UI_PASSWORD: turn on the Socket.IO Admin UI (served at /admin-ui/); unset = off
+  ADMIN_UI_PASSWORD: undefined, //      the Admin UI login's password: a bcrypt hash ($2a$/$2b$/$2y$…), or a plain password (hashed with bcrypt at start)
+  ADMIN_UI_NAMESPACE: "/admin-ui", //   namespace the Admin UI connects to (its "Advanced options"); MUST NOT be one of NAMESPACES
 } as const satisfies Record<string, string | undefined>;
 
 type VarName = keyof typeof DEFAULTS;
@@ -182,6 +195,7 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
   const r = new Reader(env);
   const nodeEnv = r.string("NODE_ENV");
   const auth = readAuth(r, nodeEnv === "production");
+  const namespaces = r.namespaces("NAMESPACES");
   const config: Config = {
     nodeEnv,
     isProduction: nodeEnv === "production",
@@ -218,7 +232,8 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
     pythonQueueChannel: r.string("PYTHON_QUEUE_CHANNEL") === "off" ? undefined : r.string("PYTHON_QUEUE_CHANNEL"),
     nodeId: r.optional("NODE_ID") ?? randomUUID().slice(0, 8),
     apiKey: r.optional("API_KEY"),
-    namespaces: r.namespaces("NAMESPACES"),
+    namespaces,
+    adminUi: readAdminUi(r, namespaces),
     limits: {
       maxConnections: r.int("MAX_CONNECTIONS"),
       maxConnectionsPerIp: r.int("MAX_CONNECTIONS_PER_IP"),
@@ -236,8 +251,24 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
     },
     warnings: r.warnings,
   };
+
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+function readAdminUi(r: Reader, namespaces: readonly string[]): AdminUiConfig | undefined {
+  const username = r.optional("ADMIN_UI_USERNAME");
+  const password = r.optional("ADMIN_UI_PASSWORD");
+  const namespace = r.string("ADMIN_UI_NAMESPACE");
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined || password === undefined) {
+    r.problem(username === undefined ? "ADMIN_UI_USERNAME" : "ADMIN_UI_PASSWORD", "set both ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD, or neither");
+    return undefined;
+  }
+  if (!namespace.startsWith("/")) r.problem("ADMIN_UI_NAMESPACE", `"${namespace}" must start with "/"`);
+  // The Admin UI's namespace has its own login; one of the app's would mix its clients with the UI's.
+  else if (namespaces.includes(namespace)) r.problem("ADMIN_UI_NAMESPACE", `${namespace} is one of NAMESPACES; pick another (default /admin-ui)`);
+  return { username, password, namespace };
 }
 
 function readAuth(r: Reader, isProduction: boolean): AuthConfig {

@@ -11,6 +11,7 @@ import { createApiAuth } from "./auth.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { opsRoutes, type DegradedChecks } from "./ops.ts";
 import { pageRoutes } from "./pages.ts";
+import { adminUiRoutes } from "./admin-ui.ts";
 import { deliver, type EmitRequest } from "./emit.ts";
 import { RedisThrottle } from "./redis-throttle.ts";
 import { Throttle, type EventThrottle } from "./throttle.ts";
@@ -54,7 +55,7 @@ export function createRouter(ctx: ModuleContext, options: RouterOptions = {}): R
   });
   ctx.io.onShutdown(() => throttle.close());
   const auth = createApiAuth(ctx.config.apiKey, ctx.verifier);
-  const routes: CompiledRoute[] = [...opsRoutes(ctx, throttle, options.readiness ?? {}, options.degraded), ...apiRoutes(ctx, throttle), ...conversationRoutes(ctx), ...pageRoutes(ctx)].map((route) => ({
+  const routes: CompiledRoute[] = [...opsRoutes(ctx, throttle, options.readiness ?? {}, options.degraded), ...apiRoutes(ctx, throttle), ...conversationRoutes(ctx), ...pageRoutes(ctx), ...adminUiRoutes(ctx)].map((route) => ({
     ...route,
     segments: route.path.split("/").slice(1),
   }));
