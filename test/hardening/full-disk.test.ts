@@ -4,7 +4,7 @@
 // once in the log — and journals again once space is back. A start on the full disk serves too.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -12,6 +12,7 @@ import { JWT_SECRET, tokenFor } from "../support/app.ts";
 import { connect, type ClientSocket } from "../support/client.ts";
 import { startMainProcess, type MainProcess } from "../support/main-process.ts";
 import { createTestDatabase } from "../support/services.ts";
+import { spooledTempIds, until } from "../support/spool-files.ts";
 
 let mountPoint: string;
 let isMounted = false;
@@ -80,34 +81,6 @@ async function sendConfirmed(alice: ClientSocket, roomId: string, prefix: string
 async function readyz(url: string): Promise<{ status: number; body: Record<string, any> }> {
   const res = await fetch(`${url}/readyz`);
   return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
-
-function spooledTempIds(dataDir: string, prefix: string): Set<string> {
-  const found = new Set<string>();
-  const dir = join(dataDir, "spool");
-  for (const name of readdirSync(dir)) {
-    let text = "";
-    try {
-      text = readFileSync(join(dir, name), "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n")) {
-      try {
-        const tempId = (JSON.parse(line) as { m?: { tempId?: string } }).m?.tempId;
-        if (tempId?.startsWith(prefix)) found.add(tempId);
-      } catch {}
-    }
-  }
-  return found;
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not before the deadline`);
-    await Bun.sleep(20);
-  }
 }
 
 test("a full DATA_DIR: the server stays up, every message is acked and confirmed, /readyz says degraded; journaling resumes when space is back", async () => {

@@ -2,7 +2,7 @@
 // unreachable, and a new process on the same DATA_DIR stores every emitted message exactly once.
 // The database sits behind a TCP proxy set to "blackhole", so the messages stay unpersisted.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -10,6 +10,7 @@ import { JWT_SECRET, tokenFor } from "../support/app.ts";
 import { startMainProcess, type MainProcess } from "../support/main-process.ts";
 import { connect, type ClientSocket } from "../support/client.ts";
 import { createTestDatabase } from "../support/services.ts";
+import { spooledTempIds, until } from "../support/spool-files.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
 
 const MESSAGES = 300;
@@ -56,36 +57,6 @@ async function chat(alice: ClientSocket, bob: ClientSocket, roomId: string, pref
   for (let i = 0; i < count; i++) alice.emit("roomMessage", { roomId, body: `${prefix}${i}`, tempId: `${prefix}${i}` });
   await all.promise;
   bob.off("roomMessageRecieved", onMessage);
-}
-
-/** temp ids with a message line in the spool: what a kill -9 cannot take away any more. */
-function spooledTempIds(dataDir: string, prefix: string): Set<string> {
-  const dir = join(dataDir, "spool");
-  const found = new Set<string>();
-  for (const name of readdirSync(dir)) {
-    let text = "";
-    try {
-      text = readFileSync(join(dir, name), "utf8");
-    } catch {
-      continue; // deleted between the listing and the read
-    }
-    for (const line of text.split("\n")) {
-      try {
-        const tempId = (JSON.parse(line) as { m?: { tempId?: string } }).m?.tempId;
-        if (tempId?.startsWith(prefix)) found.add(tempId);
-      } catch {}
-    }
-  }
-  return found;
-}
-
-/** For conditions that raise no event (a file's content, a table's rows); bounded by a deadline. */
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not before the deadline`);
-    await Bun.sleep(10);
-  }
 }
 
 async function copiesByTempId(roomId: string): Promise<Map<string, number>> {
